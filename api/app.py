@@ -1,0 +1,54 @@
+"""FastAPI application factory and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.routers import health
+from portal import temporal
+from portal.redis import create_redis
+from portal.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the portal API.
+
+    Args:
+        settings: Settings to use; read from the environment when None.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            # Lazy, so the API starts and reports itself unready while Temporal is down.
+            app.state.temporal = await temporal.connect(settings, lazy=True)
+
+            app.state.redis = create_redis(settings)
+            stack.push_async_callback(app.state.redis.aclose)
+
+            log.info(
+                "API started port=%d temporal=%s", settings.api_port, settings.temporal_address
+            )
+            yield
+            log.info("API stopping")
+
+    app = FastAPI(
+        title="devportal API",
+        version="1.0.0",
+        summary="API keys, Verify, docs and SDK releases of the SMS developer portal.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # Extra readiness probes by name; each returns an awaitable that raises when down.
+    app.state.readiness_probes = {}
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,96 @@
+"""The `portal` command: start the local stack, run its processes, operate it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+
+from portal.logging import configure_logging
+from portal.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="portal",
+    help="devportal: the developer portal backend and its local stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return load_settings(**clean)
+    except SettingsError as exc:
+        typer.echo(f"invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def up(
+    state_dir: str = typer.Option(
+        None, help="State directory (default: PORTAL_STATE_DIR or .portal)."
+    ),
+) -> None:
+    """Start the whole portal with its local services, in the foreground."""
+    from portal.supervisor import Supervisor
+
+    settings = _settings(state_dir=state_dir)
+    configure_logging("WARNING", service="portal-up")
+    code = asyncio.run(Supervisor(settings, echo=typer.echo).run())
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    state_dir: str = typer.Option(
+        None, help="State directory (default: PORTAL_STATE_DIR or .portal)."
+    ),
+) -> None:
+    """Report each service of the running local stack."""
+    from portal.supervisor import report_status
+
+    settings = _settings(state_dir=state_dir)
+    configure_logging("WARNING")
+    raise typer.Exit(asyncio.run(report_status(settings, echo=typer.echo)))
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker process that polls every portal task queue."""
+    from workers.main import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level, service="worker")
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
+def api(
+    port: int = typer.Option(None, help="Port to listen on (default: PORTAL_API_PORT)."),
+) -> None:
+    """Run the portal API with uvicorn."""
+    import uvicorn
+
+    settings = _settings(api_port=port)
+    uvicorn.run("api.main:app", host=settings.host, port=settings.api_port, log_level="info")
+
+
+@app.command()
+def settings() -> None:
+    """Print the effective settings, one PORTAL_ variable a line."""
+    current = _settings()
+    for name, value in current.model_dump().items():
+        if "key" in name or "token" in name or "secret" in name:
+            value = "***" if value else value
+        typer.echo(f"PORTAL_{name.upper()}={value}")
+
+
+def main() -> None:
+    """Entry point used by `python -m portal`."""
+    app(prog_name="portal")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Settings of every portal process, read from `PORTAL_*` environment variables.
+
+`docs/settings.md` lists every variable; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PORTAL_"
+
+
+class SettingsError(Exception):
+    """Raised when an environment variable holds a value the portal cannot use."""
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the workers, the CLI and the local servers."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    environment: str = Field(
+        "local",
+        pattern=r"^(local|test|staging|production)$",
+        description="Deployment name: local, test, staging or production.",
+    )
+    state_dir: Path = Field(
+        Path(".portal"), description="Folder for the local stack's data, logs and pid files."
+    )
+    host: str = Field("127.0.0.1", description="Address the local servers bind to.")
+    log_level: str = Field(
+        "INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Python logging level."
+    )
+
+    # API
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the portal API (uvicorn).")
+
+    # Temporal
+    temporal_address: str = Field(
+        "127.0.0.1:7233",
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="Temporal frontend as HOST:PORT.",
+    )
+    temporal_namespace: str = Field("default", min_length=1, description="Temporal namespace.")
+    temporal_ui_port: int = Field(8233, ge=1, le=65535, description="Port of the Temporal Web UI.")
+    temporal_metrics_port: int = Field(
+        7243, ge=1, le=65535, description="Port of the local Temporal server's /metrics."
+    )
+    temporal_tls: bool = Field(False, description="Connect to Temporal over TLS (Temporal Cloud).")
+    temporal_api_key: str | None = Field(
+        None, description="API key for Temporal Cloud; unset for a self-hosted cluster."
+    )
+
+    # Worker
+    worker_metrics_port: int = Field(
+        9464, ge=1, le=65535, description="Port of the worker's own Prometheus /metrics."
+    )
+    worker_sdk_metrics_port: int = Field(
+        9465, ge=1, le=65535, description="Port of the Temporal SDK's Prometheus /metrics."
+    )
+
+    # Redis
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        pattern=r"^rediss?://",
+        description="Redis URL the portal connects to, as redis://[USER:PASSWORD@]HOST:PORT/DB.",
+    )
+    redis_port: int = Field(
+        6379, ge=1, le=65535, description="Port `portal up` starts the local Redis on."
+    )
+
+    # AWS (moto locally)
+    aws_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of S3, CloudFront and KMS; unset means real AWS.",
+    )
+    aws_region: str = Field("us-east-1", min_length=1, description="AWS region.")
+    moto_port: int = Field(
+        4566, ge=1, le=65535, description="Port `portal up` starts the moto server on."
+    )
+
+    # CDN edge (Varnish locally)
+    varnish_port: int = Field(6081, ge=1, le=65535, description="Port of the local Varnish edge.")
+    varnish_admin_port: int = Field(
+        6082, ge=1, le=65535, description="Port of the local Varnish management interface."
+    )
+
+    # Local stand-ins for other teams' services
+    auth_service_address: str = Field(
+        "127.0.0.1:50051",
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="auth-service gRPC endpoint as HOST:PORT.",
+    )
+    dispatch_address: str = Field(
+        "127.0.0.1:50052",
+        pattern=r"^[^:\s]+:\d{1,5}$",
+        description="dispatch gRPC endpoint as HOST:PORT.",
+    )
+
+    @property
+    def temporal_host(self) -> str:
+        """Host part of `temporal_address`."""
+        return self.temporal_address.rsplit(":", 1)[0]
+
+    @property
+    def temporal_port(self) -> int:
+        """Port part of `temporal_address`."""
+        return int(self.temporal_address.rsplit(":", 1)[1])
+
+    @property
+    def logs_dir(self) -> Path:
+        """Folder of the local stack's log files."""
+        return self.state_dir / "logs"
+
+
+def _describe(error: dict) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "?"
+    variable = f"{ENV_PREFIX}{field.upper()}"
+    expected = Settings.model_fields.get(field)
+    hint = f" Expected: {expected.description}" if expected and expected.description else ""
+    return f"{variable}={error.get('input')!r} is invalid: {error['msg']}.{hint}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with `overrides` taking precedence.
+
+    Raises:
+        SettingsError: naming each invalid variable and the form it expects.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors()]
+        raise SettingsError("\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,94 @@
+"""Temporal connection, data converter, task queues and custom search attributes."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TaskQueue(StrEnum):
+    """Task queues of the portal, one per area, so a backlog in one never starves another."""
+
+    KEYS = "portal-keys"
+    VERIFY = "portal-verify"
+    DOCS = "portal-docs"
+    SDK = "portal-sdk"
+    OPS = "portal-ops"
+
+
+# Custom search attributes. Values are identifiers and states, never personal
+# data: phone numbers and secrets must not appear here.
+SA_TENANT = SearchAttributeKey.for_keyword("PortalTenant")
+SA_KEY_ID = SearchAttributeKey.for_keyword("PortalKeyId")
+SA_SESSION_STATUS = SearchAttributeKey.for_keyword("PortalSessionStatus")
+SA_RELEASE_VERSION = SearchAttributeKey.for_keyword("PortalReleaseVersion")
+SA_RELEASE_STATE = SearchAttributeKey.for_keyword("PortalReleaseState")
+SA_EDGE_STATE = SearchAttributeKey.for_keyword("PortalEdgeState")
+
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    SA_TENANT.name: "Keyword",
+    SA_KEY_ID.name: "Keyword",
+    SA_SESSION_STATUS.name: "Keyword",
+    SA_RELEASE_VERSION.name: "Keyword",
+    SA_RELEASE_STATE.name: "Keyword",
+    SA_EDGE_STATE.name: "Keyword",
+}
+
+
+def build_data_converter(settings: Settings) -> DataConverter:
+    """Build the converter every client, worker and replayer of the portal must share.
+
+    Pydantic models travel as JSON.
+    """
+    del settings  # Reserved for the payload codec, which needs the KMS settings.
+    return pydantic_data_converter
+
+
+def build_runtime(sdk_metrics_bind: str | None) -> Runtime | None:
+    """Return a runtime exporting SDK metrics to Prometheus on `sdk_metrics_bind`, if set."""
+    if not sdk_metrics_bind:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=sdk_metrics_bind))
+    )
+
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """Connect to the Temporal frontend named in `settings`.
+
+    Args:
+        settings: Portal settings.
+        lazy: Defer the connection to the first call, so a process can start
+            (and report itself unready) while Temporal is still down.
+        runtime: Runtime carrying telemetry; the default runtime when None.
+    """
+    log.info(
+        "connecting to Temporal address=%s namespace=%s lazy=%s",
+        settings.temporal_address,
+        settings.temporal_namespace,
+        lazy,
+    )
+    kwargs: dict = {}
+    if runtime is not None:
+        kwargs["runtime"] = runtime
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=build_data_converter(settings),
+        tls=settings.temporal_tls,
+        api_key=settings.temporal_api_key,
+        lazy=lazy,
+        **kwargs,
+    )

@@ -1,0 +1,1 @@
+"""Worker processes that run the portal's workflows and activities."""

@@ -1,0 +1,16 @@
+"""`python -m workers` runs the portal's worker process."""
+
+import asyncio
+import sys
+
+from portal.logging import configure_logging
+from portal.settings import SettingsError, load_settings
+from workers.main import run_worker
+
+try:
+    settings = load_settings()
+except SettingsError as exc:
+    print(f"invalid settings:\n{exc}", file=sys.stderr)
+    sys.exit(2)
+configure_logging(settings.log_level, service="worker")
+asyncio.run(run_worker(settings))

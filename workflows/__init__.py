@@ -1,0 +1,1 @@
+"""Durable processes of the portal, one module per workflow."""
