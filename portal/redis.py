@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 from portal.settings import Settings
 

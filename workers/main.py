@@ -25,16 +25,21 @@ log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Poll every portal task queue until `stop` is set or SIGINT/SIGTERM arrives."""
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, *, handle_signals: bool = True
+) -> None:
+    """Poll every portal task queue until `stop` is set or SIGINT/SIGTERM arrives.
+
+    Args:
+        settings: Portal settings.
+        stop: Event that ends the worker; a new one when None.
+        handle_signals: Install SIGINT/SIGTERM handlers (off when embedded in tests).
+    """
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):
-            # Not the main thread (tests): the caller sets `stop` itself.
-            pass
 
     serve_metrics(settings.worker_metrics_port, host=settings.host)
     runtime = temporal.build_runtime(f"{settings.host}:{settings.worker_sdk_metrics_port}")

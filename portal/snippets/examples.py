@@ -7,6 +7,7 @@ then `default`, then the first `enum` value, then a value that fits the type,
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -264,7 +265,6 @@ def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None, bool, b
 
 
 def _integer(schema: dict[str, Any]) -> int:
-    import math
 
     low, high, low_open, high_open = _bounds(schema)
     lowest = None if low is None else (math.floor(low) + 1 if low_open else math.ceil(low))
@@ -286,8 +286,6 @@ def _number(schema: dict[str, Any]) -> int | float:
     low, high, low_open, high_open = _bounds(schema)
     step = schema.get("multipleOf")
     if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
-        import math
-
         start = low if low is not None else step
         value = math.ceil(start / step) * step
         if low_open and low is not None and value <= low:
