@@ -78,8 +78,28 @@ def api(
 
 
 @app.command()
-def settings() -> None:
+def demo(
+    only: str = typer.Option(None, help="Run only the steps whose title contains this text."),
+) -> None:
+    """Tour every capability of the portal on the running local stack."""
+    from portal.demo import run_demo
+
+    settings = _settings()
+    configure_logging("WARNING")
+    failures = asyncio.run(run_demo(settings, echo=typer.echo, only=only))
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def settings(
+    markdown: bool = typer.Option(False, help="Print the reference table for docs/settings.md."),
+) -> None:
     """Print the effective settings, one PORTAL_ variable a line."""
+    if markdown:
+        from portal.settings import settings_reference
+
+        typer.echo(settings_reference(), nl=False)
+        return
     current = _settings()
     for name, value in current.model_dump().items():
         if "key" in name or "token" in name or "secret" in name:

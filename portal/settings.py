@@ -142,3 +142,22 @@ def load_settings(**overrides: object) -> Settings:
 def get_settings() -> Settings:
     """Return the process-wide settings, read once."""
     return load_settings()
+
+
+def settings_reference() -> str:
+    """Render every setting as the Markdown reference kept in `docs/settings.md`."""
+    lines = [
+        "# Settings",
+        "",
+        "Every portal process reads these environment variables. An invalid value",
+        "stops start-up with a message naming the variable and the form it expects.",
+        "Regenerate this file with `portal settings --markdown > docs/settings.md`.",
+        "",
+        "| Variable | Default | Meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "unset" if default is None else f"`{default}`"
+        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {info.description or ''} |")
+    return "\n".join(lines) + "\n"
