@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from portal.errors import DependencyUnavailableError
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -116,6 +118,16 @@ async def _on_problem(request: Request, exc: Problem) -> JSONResponse:
     return problem_response(exc)
 
 
+async def _on_dependency_error(request: Request, exc: DependencyUnavailableError) -> JSONResponse:
+    log.warning(
+        "dependency unavailable path=%s dependency=%s reason=%s",
+        request.url.path,
+        exc.dependency,
+        exc.reason,
+    )
+    return problem_response(DependencyUnavailable(exc.dependency, exc.retry_after))
+
+
 async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     return problem_response(
@@ -134,5 +146,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error of `app` through the problem document format."""
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DependencyUnavailableError, _on_dependency_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(Exception, _on_unexpected)
