@@ -261,6 +261,10 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
                 argv=[
                     varnishd,
                     "-F",
+                    # No privilege separation: the local edge must read the VCL
+                    # from the user's private state directory.
+                    "-j",
+                    "none",
                     "-n",
                     str(state / "varnish" / "workdir"),
                     "-a",
@@ -283,7 +287,8 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
         )
     else:
         notes.append(
-            "varnishd is not installed: docs are served straight from the S3 origin, with no CDN edge."
+            "varnishd is not installed: docs are served straight from the S3 origin, "
+            "with no CDN edge."
         )
 
     portal_env = child_environment(settings)

@@ -147,7 +147,6 @@ class Supervisor:
                     f"service {running.service.name} (pid {running.process.pid}) died "
                     f"with exit code {code}; log: {running.log_path}"
                 )
-                log.error(message)
                 self.echo(f"ERROR: {message}")
 
     async def _stop_all(self) -> None:
@@ -161,7 +160,7 @@ class Supervisor:
                 continue
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for running in reversed(self.running):
-            while running.process.poll() is None and time.monotonic() < deadline:
+            while running.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             if running.process.poll() is None:
                 log.warning("service=%s ignored SIGTERM; sending SIGKILL", running.service.name)
@@ -186,12 +185,20 @@ class Supervisor:
             loop.add_signal_handler(signum, self.stop_requested.set)
 
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        owner = running_supervisor(self.settings)
+        if owner is not None:
+            self.echo(
+                f"ERROR: portal up (pid {owner}) already runs on state directory "
+                f"{self.settings.state_dir.resolve()}; stop it first or set PORTAL_STATE_DIR."
+            )
+            return 1
         services, notes = build_services(self.settings)
         try:
             for service in services:
                 self.echo(f"starting {service.name} ...")
                 running = self._spawn(service)
                 self.running.append(running)
+                self._write_state()
                 await self._wait_healthy(running)
                 self.echo(f"  {service.name} is healthy")
         except StartupError as exc:
@@ -236,6 +243,18 @@ async def report_status(settings: Settings, echo=print) -> int:
         if not healthy:
             echo(f"{'':10} {'':>8}  log: {entry['log']}")
     return exit_code
+
+
+def running_supervisor(settings: Settings) -> int | None:
+    """Return the pid of a live `portal up` on this state directory, or None."""
+    try:
+        data = json.loads(state_file(settings).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    pid = data.get("supervisor_pid")
+    if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+        return pid
+    return None
 
 
 def _pid_alive(pid: int) -> bool:
