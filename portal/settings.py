@@ -101,6 +101,22 @@ class Settings(BaseSettings):
         description="dispatch gRPC endpoint as HOST:PORT.",
     )
 
+    # Web pages (api/web)
+    web_temporal_ui_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description=(
+            "Base URL of the Temporal UI that the release status page links to, without a "
+            "trailing slash; unset means http://TEMPORAL_HOST:TEMPORAL_UI_PORT."
+        ),
+    )
+    web_poll_seconds: float = Field(
+        2.0,
+        ge=0.5,
+        le=60.0,
+        description="Seconds between the pages' refreshes of key, session and release states.",
+    )
+
     @property
     def temporal_host(self) -> str:
         """Host part of `temporal_address`."""

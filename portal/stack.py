@@ -147,9 +147,12 @@ def child_environment(settings: Settings) -> dict[str, str]:
         "PORTAL_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
         "PORTAL_AUTH_SERVICE_ADDRESS": settings.auth_service_address,
         "PORTAL_DISPATCH_ADDRESS": settings.dispatch_address,
+        "PORTAL_WEB_POLL_SECONDS": str(settings.web_poll_seconds),
         "AWS_DEFAULT_REGION": settings.aws_region,
         "PYTHONUNBUFFERED": "1",
     }
+    if settings.web_temporal_ui_url:
+        env["PORTAL_WEB_TEMPORAL_UI_URL"] = settings.web_temporal_ui_url
     if not settings.aws_endpoint_url:
         env.update(MOTO_CREDENTIALS)
     return env
