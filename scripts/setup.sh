@@ -58,6 +58,7 @@ install_node_tools() {
     if [[ ! -f "$stamp" || node/package.json -nt "$stamp" ]]; then
         log "installing Node.js tools into node/node_modules"
         (cd node && npm install --no-audit --no-fund --loglevel=error)
+        mkdir -p node/node_modules
         touch "$stamp"
     fi
 }
