@@ -63,7 +63,7 @@ async def tcp_open(host: str, port: int) -> bool:
 
 
 async def http_ok(url: str) -> bool:
-    """Return True when GET `url` answers with a status below 500 within two seconds."""
+    """Return True when GET `url` returns a status below 500 within two seconds."""
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
             response = await client.get(url)
@@ -73,7 +73,7 @@ async def http_ok(url: str) -> bool:
 
 
 async def redis_ping(url: str) -> bool:
-    """Return True when the Redis server at `url` answers PING."""
+    """Return True when the Redis server at `url` replies to PING."""
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
@@ -155,6 +155,13 @@ def child_environment(settings: Settings) -> dict[str, str]:
         env["PORTAL_WEB_TEMPORAL_UI_URL"] = settings.web_temporal_ui_url
     if not settings.aws_endpoint_url:
         env.update(MOTO_CREDENTIALS)
+    # Verify: the API and the workers must agree on caps, breakers and key alias.
+    env["PORTAL_DISPATCH_ADMIN_PORT"] = str(settings.dispatch_admin_port)
+    if settings.redis_admin_url:
+        env["PORTAL_REDIS_ADMIN_URL"] = settings.redis_admin_url
+    for name in type(settings).model_fields:
+        if name.startswith("verify_"):
+            env[f"PORTAL_{name.upper()}"] = str(getattr(settings, name))
     return env
 
 
@@ -295,6 +302,9 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
         )
 
     portal_env = child_environment(settings)
+    from portal.verify.local_stack import dispatch_service
+
+    services.append(dispatch_service(settings, portal_env))
     services.append(
         Service(
             name="worker",

@@ -235,7 +235,12 @@ async def report_status(settings: Settings, echo=print) -> int:
         alive = _pid_alive(entry["pid"])
         probe = health.get(entry["name"])
         healthy = alive and probe is not None and await probe()
-        state = "healthy" if healthy else ("unhealthy" if alive else "dead")
+        if healthy:
+            state = "healthy"
+        elif alive:
+            state = "unhealthy"
+        else:
+            state = "dead"
         if not healthy:
             exit_code = 1
         addresses = ", ".join(address for _, address in entry["endpoints"]) or "-"
@@ -264,7 +269,7 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie still answers kill(0); read its state to tell.
+    # kill(0) succeeds on a zombie too, so read the process state from /proc.
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().split(")")[-1].split()[0] != "Z"

@@ -111,7 +111,7 @@ def test_portal_up_serves_reports_and_persists(tmp_path: Path):
     stack = PortalUp(env, tmp_path / "portal-up.out")
     stack.start()
     try:
-        # Every service answers: the API is ready and the Temporal UI serves.
+        # Every service is up: the API is ready and the Temporal UI serves its page.
         ready = httpx.get(api_url(env, "/readyz"), timeout=5)
         assert ready.status_code == 200, ready.text
         ui = httpx.get(f"http://127.0.0.1:{env['PORTAL_TEMPORAL_UI_PORT']}/", timeout=5)
@@ -128,7 +128,8 @@ def test_portal_up_serves_reports_and_persists(tmp_path: Path):
             timeout=60,
         )
         assert status.returncode == 0, status.stdout + status.stderr
-        assert "redis" in status.stdout and "healthy" in status.stdout
+        assert "redis" in status.stdout
+        assert "healthy" in status.stdout
 
         # A second supervisor on the same state directory is refused.
         second = subprocess.run(
