@@ -97,6 +97,11 @@ def scalar_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _encode_literal_path(text: str) -> str:
+    encoded = quote(text, safe="/-._~!$&'()*+,;=:@%")
+    return re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", encoded)
+
+
 def check_text(value: str, where: str) -> str:
     """Reject strings no snippet can carry: NUL and lone surrogates."""
     if "\x00" in value:
@@ -238,7 +243,13 @@ class _OperationBuilder:
                 )
             return quote(text, safe=UNRESERVED)
 
-        path = re.sub(r"\{([^{}]*)\}", substitute, self.path)
+        # The literal parts of the template are encoded too: a document may use
+        # non-ASCII or spaces in them. Existing %XX escapes are kept as written.
+        parts = re.split(r"(\{[^{}]*\})", self.path)
+        path = "".join(
+            re.sub(r"\{([^{}]*)\}", substitute, part) if index % 2 else _encode_literal_path(part)
+            for index, part in enumerate(parts)
+        )
         if not path.startswith("/"):
             path = "/" + path
         return path
