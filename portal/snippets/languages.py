@@ -53,11 +53,11 @@ def snake_case(name: str) -> str:
 LANGUAGES: dict[str, Language] = {
     language.key: language
     for language in (
-        Language("curl", "curl", "curl.sh.j2", 1, "", "sh", "sh"),
-        Language("python", "Python", "python.py.j2", 1, "", "py", "py"),
-        Language("javascript", "JavaScript", "javascript.mjs.j2", 1, "", "js", "mjs"),
-        Language("go", "Go", "go.go.j2", 1, "", "go", "go"),
-        Language("java", "Java", "java.java.j2", 1, "", "java", "java"),
-        Language("csharp", "C#", "csharp.cs.j2", 1, "", "cs", "cs"),
+        Language("curl", "curl", "curl.sh.j2", 1, "2fc525c0ee4c2e58607b4b65ed81272a7540fc6b3ebb451165d1091d2dfde5f2", "sh", "sh"),
+        Language("python", "Python", "python.py.j2", 1, "55460eb142d084eeaf59c461842e3a5ff22dbe5efcf576bbfd288ebfc91c372b", "py", "py"),
+        Language("javascript", "JavaScript", "javascript.mjs.j2", 1, "19bd0dd84bdda29e1dcf04c0ca1b66c9a5d072fadc1b306ae8a150ec4f4ec119", "js", "mjs"),
+        Language("go", "Go", "go.go.j2", 1, "40550b822e783f233021a35995c8d4e3824e5749d14330d85563318ed0b958b5", "go", "go"),
+        Language("java", "Java", "java.java.j2", 1, "587de21d1567c0f3ea33047792e97376b3c4a1f27193ce0de1c30a0ce4e54502", "java", "java"),
+        Language("csharp", "C#", "csharp.cs.j2", 1, "d5fc7a47b6c9f8389089c5da417881576c13705c6a845b24402c183d56faba73", "cs", "cs"),
     )
 }

@@ -42,10 +42,11 @@ TLS_PATTERNS = [
 ]
 
 EXEC_PATTERNS = {
+    # Snippets import only the modules the templates need.
     "python": [r"\beval\s*\(", r"\bexec\s*\(", r"\bos\.(?:system|popen|exec\w*|spawn\w*)\b", r"\bsubprocess\b",
-               r"__import__", r"\bpickle\b"],
+               r"__import__", r"\bpickle\b", r"^\s*(?:import|from)\s+(?!(?:os|httpx|json)\b)"],
     "javascript": [r"\beval\s*\(", r"\bnew\s+Function\b", r"\bchild_process\b", r"\bexec(?:Sync)?\s*\(",
-                   r"\bvm\.\w+", r"\bimport\s*\("],
+                   r"\bvm\.\w+", r"^\s*import\b", r"\bimport\s*\(", r"\brequire\s*\("],
     "go": [r"\bexec\.Command\b", r"\bsyscall\.Exec\b"],
     "java": [r"\bRuntime\.getRuntime\(\)\.exec\b", r"\bProcessBuilder\b", r"\bScriptEngine\w*\b"],
     "csharp": [r"\bProcess\.Start\b", r"\bProcessStartInfo\b", r"\bCodeDomProvider\b"],

@@ -56,8 +56,15 @@ def _require_escaped(context: Context, value: Any) -> Any:
     )
 
 
+def _defined(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing variable.
+    return value
+
+
 def _string_filter(language: str, function: Callable[[str], str]) -> Callable[[Any], Escaped]:
     def apply(value: Any) -> Escaped:
+        value = _defined(value)
         if isinstance(value, EnvVar):
             raise UnescapedValueError(
                 f"{language}_str received the environment variable {value.name}; "
@@ -72,7 +79,7 @@ def _string_filter(language: str, function: Callable[[str], str]) -> Callable[[A
 
 def _comment_filter(language: str) -> Callable[[Any], Escaped]:
     def apply(value: Any) -> Escaped:
-        text = escape.comment_text(str(value))
+        text = escape.comment_text(str(_defined(value)))
         if language == "py":
             # A "coding:" declaration in a comment on line 1 or 2 changes the file encoding.
             text = re.sub(r"coding[:=]", "coding -", text)
@@ -86,7 +93,7 @@ def _comment_filter(language: str) -> Callable[[Any], Escaped]:
 
 def _ident_filter(language: str) -> Callable[[Any], Escaped]:
     def apply(value: Any) -> Escaped:
-        text = str(value)
+        text = str(_defined(value))
         if not IDENTIFIER.match(text) or text in RESERVED:
             raise UnescapedValueError(f"{text!r} is not a safe {language} identifier")
         return Escaped(text, language)
