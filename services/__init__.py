@@ -1,0 +1,1 @@
+"""Local stand-ins for services other teams run: the auth-service and dispatch."""
