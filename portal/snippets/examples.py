@@ -317,8 +317,9 @@ def _string(schema: dict[str, Any]) -> str:
         if len(candidate) >= min_length and (max_length < 0 or len(candidate) <= max_length):
             return candidate
     # Only the plain placeholder is bent to fit the length limits.
-    filler = (DEFAULT_STRING * (min_length // len(DEFAULT_STRING) + 1))[: max(min_length, 1)]
-    return filler if max_length < 0 else filler[:max_length]
+    length = len(DEFAULT_STRING) if max_length < 0 else min(len(DEFAULT_STRING), max_length)
+    length = max(length, min_length)
+    return (DEFAULT_STRING * (length // len(DEFAULT_STRING) + 1))[:length]
 
 
 def string_for_pattern(pattern: str) -> str | None:
