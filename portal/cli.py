@@ -9,6 +9,7 @@ import typer
 
 from portal.logging import configure_logging
 from portal.settings import Settings, SettingsError, load_settings
+from portal.snippets.cli import snippets_app
 
 app = typer.Typer(
     name="portal",
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(snippets_app, name="snippets")
 
 
 def _settings(**overrides: object) -> Settings:
