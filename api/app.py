@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.problems import install_problem_handlers
 from api.routers import auth, health
 from api.security import security_clients
+from api.web import install_web
 from portal import temporal
 from portal.redis import create_redis
 from portal.settings import Settings, get_settings
@@ -54,5 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_probes = {}
     install_problem_handlers(app)
     app.include_router(health.router)
+    install_web(app)
     app.include_router(auth.router)
     return app

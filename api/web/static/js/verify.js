@@ -1,0 +1,236 @@
+// Verify console: start a test verification with one of the tenant's test
+// keys, follow the channels it moves through, and check the code, all with
+// the customer-facing Verify API.
+//
+// The API key lives only in the `apiKey` variable below: never in browser
+// storage, a cookie or the URL, and the input is cleared once it is read.
+
+import {
+  announce,
+  callApi,
+  callWithStepUp,
+  clearProblem,
+  element,
+  formatTime,
+  POLL_MS,
+  ProblemError,
+  showProblem,
+  statusBadge,
+} from "./portal.js";
+
+const SESSIONS = "/v1/verify/sessions";
+const TERMINAL = new Set(["approved", "canceled", "cancelled", "expired", "failed", "denied"]);
+const TEST_KEY = /^sk_test_[0-9A-Za-z]+$/;
+
+const keyForm = document.getElementById("api-key-form");
+const keyStatus = document.getElementById("api-key-status");
+const startForm = document.getElementById("start-form");
+const sessionCard = document.getElementById("session-card");
+const checkForm = document.getElementById("check-form");
+const attemptsList = document.getElementById("attempts");
+
+let apiKey = null;
+// A key the console created for itself; revoked when the page goes away.
+let consoleKeyId = null;
+let session = null;
+let pollTimer = null;
+let announcedAttempts = 0;
+
+function invalid(field, message) {
+  return new ProblemError(
+    400,
+    { title: "Invalid request", detail: message, errors: [{ field, message }] },
+    null,
+  );
+}
+
+function useKey(secret, label) {
+  apiKey = secret;
+  keyStatus.textContent = `Using ${label} for this page only.`;
+  keyStatus.hidden = false;
+  announce(keyStatus.textContent);
+}
+
+function maskedLabel(secret) {
+  return `${secret.slice(0, 8)}…${secret.slice(-4)}`;
+}
+
+keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearProblem(keyForm);
+  const secret = keyForm.elements.api_key.value.trim();
+  if (!TEST_KEY.test(secret)) {
+    showProblem(invalid("api_key", "Paste a test key: it starts with sk_test_."), {
+      form: keyForm,
+    });
+    return;
+  }
+  keyForm.elements.api_key.value = "";
+  useKey(secret, `key ${maskedLabel(secret)}`);
+});
+
+async function createConsoleKey() {
+  clearProblem(keyForm);
+  const button = document.getElementById("console-key-button");
+  button.disabled = true;
+  try {
+    const created = await callWithStepUp("/v1/keys", {
+      method: "POST",
+      json: { name: "Verify console", environment: "test" },
+    });
+    const key = created?.key ?? created;
+    consoleKeyId = key.key_id ?? key.id;
+    const revealed = await callWithStepUp(
+      `/v1/keys/${encodeURIComponent(consoleKeyId)}/reveal`,
+      { method: "POST" },
+    );
+    useKey(revealed.secret, `a console key (${maskedLabel(revealed.secret)}), revoked when you leave`);
+  } catch (error) {
+    showProblem(error, { form: keyForm, retry: createConsoleKey });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.getElementById("console-key-button").addEventListener("click", createConsoleKey);
+
+// keepalive lets the revocation outlive the page; the session cookie and the
+// CSRF header authenticate it like any other call.
+window.addEventListener("pagehide", () => {
+  apiKey = null;
+  if (!consoleKeyId) return;
+  const token = document.querySelector('meta[name="csrf-token"]').content;
+  fetch(`/v1/keys/${encodeURIComponent(consoleKeyId)}`, {
+    method: "DELETE",
+    keepalive: true,
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": token },
+  }).catch(() => {});
+  consoleKeyId = null;
+});
+
+function sessionId(value) {
+  return value.session_id ?? value.id;
+}
+
+function renderAttempts(attempts) {
+  const items = attempts.map((attempt) =>
+    element("li", {}, [
+      element("strong", { text: attempt.channel }),
+      " ",
+      statusBadge(attempt.status),
+      attempt.error_code ? ` (${attempt.error_code})` : "",
+      attempt.at || attempt.started_at
+        ? element("span", { text: ` ${formatTime(attempt.at ?? attempt.started_at)}` })
+        : "",
+    ]),
+  );
+  attemptsList.replaceChildren(...items);
+  if (attempts.length > announcedAttempts) {
+    const latest = attempts[attempts.length - 1];
+    announce(`Code sent by ${latest.channel}: ${String(latest.status).replaceAll("_", " ")}.`);
+    announcedAttempts = attempts.length;
+  }
+}
+
+function renderSession(value) {
+  session = value;
+  sessionCard.hidden = false;
+  document.getElementById("session-id").textContent = sessionId(value);
+  document.getElementById("session-status").replaceChildren(statusBadge(value.status));
+  document.getElementById("session-channel").textContent = value.channel ?? "";
+  renderAttempts(value.attempts ?? value.channels ?? []);
+  const finished = TERMINAL.has(String(value.status));
+  for (const control of checkForm.querySelectorAll("input, button")) control.disabled = finished;
+}
+
+async function refreshSession() {
+  if (!session || !apiKey) return;
+  const previous = session.status;
+  try {
+    renderSession(await callApi(`${SESSIONS}/${encodeURIComponent(sessionId(session))}`, { apiKey }));
+  } catch (error) {
+    showProblem(error);
+  }
+  if (session.status !== previous) announce(`Verification is ${session.status}.`);
+  if (!TERMINAL.has(String(session.status))) pollTimer = window.setTimeout(refreshSession, POLL_MS);
+}
+
+async function startVerification() {
+  clearProblem(startForm);
+  if (!apiKey) {
+    showProblem(invalid("api_key", "Use a test API key first (step 1)."), { form: keyForm });
+    return;
+  }
+  const phone = startForm.elements.phone_number.value.trim();
+  if (!/^\+[1-9][0-9]{6,14}$/.test(phone)) {
+    showProblem(
+      invalid("phone_number", "Enter the number in E.164 form: + and country code, such as +14155552671."),
+      { form: startForm },
+    );
+    return;
+  }
+  const submit = startForm.querySelector('button[type="submit"]');
+  submit.disabled = true;
+  window.clearTimeout(pollTimer);
+  try {
+    announcedAttempts = 0;
+    const created = await callApi(SESSIONS, {
+      method: "POST",
+      json: { phone_number: phone },
+      apiKey,
+    });
+    renderSession(created);
+    announce(`Verification ${sessionId(created)} started.`);
+    checkForm.elements.code.value = "";
+    pollTimer = window.setTimeout(refreshSession, POLL_MS);
+  } catch (error) {
+    showProblem(error, { form: startForm, retry: startVerification });
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+async function checkCode() {
+  clearProblem(checkForm);
+  const code = checkForm.elements.code.value.trim();
+  if (!/^[0-9]{4,10}$/.test(code)) {
+    showProblem(invalid("code", "Enter the digits of the code you received."), { form: checkForm });
+    return;
+  }
+  try {
+    const result = await callApi(`${SESSIONS}/${encodeURIComponent(sessionId(session))}/check`, {
+      method: "POST",
+      json: { code },
+      apiKey,
+    });
+    renderSession({ ...session, ...result });
+    announce(`Verification is ${session.status}.`);
+  } catch (error) {
+    showProblem(error, { form: checkForm, retry: checkCode });
+  }
+}
+
+async function cancelSession() {
+  clearProblem();
+  try {
+    const result = await callApi(`${SESSIONS}/${encodeURIComponent(sessionId(session))}/cancel`, {
+      method: "POST",
+      apiKey,
+    });
+    renderSession({ ...session, ...result });
+    announce(`Verification is ${session.status}.`);
+  } catch (error) {
+    showProblem(error, { retry: cancelSession });
+  }
+}
+
+startForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  startVerification();
+});
+checkForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  checkCode();
+});
+document.getElementById("cancel-session").addEventListener("click", cancelSession);

@@ -1,0 +1,200 @@
+"""A real portal for browser tests: the API and a worker as subprocesses, driven by Chromium.
+
+The stack runs in its own Temporal namespace, with its own auth-service and
+dispatch servers, so its workflows never reach the in-process worker that
+other test folders share, and tests here may stop the auth-service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    RegisterNamespaceRequest,
+)
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from portal.settings import Settings
+from portal.stack import child_environment
+from portal.temporal import SEARCH_ATTRIBUTES
+from tests.harness.keys import start_auth_service
+from tests.harness.servers import REPO_ROOT, ManagedProcess, free_port, unavailable
+from tests.web.browser import CHROMIUM_PATH, BrowserSession, launch_browser
+
+SCREENSHOTS_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def web_namespace(temporal_env: WorkflowEnvironment) -> str:
+    """A Temporal namespace of the browser tests' stack, with the portal's search attributes."""
+    client = temporal_env.client
+    namespace = f"web-{uuid.uuid4().hex[:8]}"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace,
+            workflow_execution_retention_period=Duration(seconds=24 * 3600),
+        )
+    )
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+    # The frontend learns of a new namespace on its next cache refresh.
+    for _ in range(100):
+        try:
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=namespace)
+            )
+            return namespace
+        except RPCError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"namespace {namespace} not visible after 10 s")
+
+
+@pytest.fixture(scope="session")
+def web_auth_service(session_dir: Path) -> Iterator[ManagedProcess]:
+    """An auth-service of the browser tests' own, which a test may stop and restart."""
+    try:
+        server = start_auth_service(session_dir / "web-auth-service")
+    except RuntimeError as exc:
+        unavailable(f"auth-service failed to start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_settings(
+    portal_settings: Settings,
+    web_namespace: str,
+    web_auth_service: ManagedProcess,
+    session_dir: Path,
+) -> Settings:
+    """Settings of the browser tests' stack: the session's servers, its own ports."""
+    return portal_settings.model_copy(
+        update={
+            "state_dir": session_dir / "web-state",
+            "temporal_namespace": web_namespace,
+            "auth_service_address": web_auth_service.address,
+            "api_port": free_port(),
+            "worker_metrics_port": free_port(),
+            "worker_sdk_metrics_port": free_port(),
+            "web_poll_seconds": 0.5,
+        }
+    )
+
+
+def _http_ok(url: str) -> bool:
+    return httpx.get(url, timeout=1.0).status_code < 500
+
+
+@pytest.fixture(scope="session")
+def web_worker(web_settings: Settings, session_dir: Path) -> Iterator[ManagedProcess]:
+    """The portal's worker process, polling every task queue in the stack's namespace."""
+    metrics = f"http://127.0.0.1:{web_settings.worker_metrics_port}/metrics"
+    worker = ManagedProcess(
+        "web-worker",
+        [sys.executable, "-m", "workers"],
+        session_dir / "web-worker",
+        ready=lambda: _http_ok(metrics),
+        env=child_environment(web_settings),
+        startup_timeout=60.0,
+    )
+    try:
+        worker.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the portal worker failed to start: {exc}")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def web_api(
+    web_settings: Settings, web_worker: ManagedProcess, session_dir: Path
+) -> Iterator[ManagedProcess]:
+    """The portal API under uvicorn, as `portal up` runs it; `base_url` is its address."""
+    port = web_settings.api_port
+    base_url = f"http://127.0.0.1:{port}"
+    api = ManagedProcess(
+        "web-api",
+        [
+            sys.executable, "-m", "uvicorn", "api.main:app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        ],
+        session_dir / "web-api",
+        ready=lambda: _http_ok(f"{base_url}/healthz"),
+        env=child_environment(web_settings),
+        startup_timeout=60.0,
+    )  # fmt: skip
+    api.base_url = base_url  # type: ignore[attr-defined]
+    try:
+        api.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the portal API failed to start: {exc}")
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_installed() -> None:
+    """Skip (fail under CI) when Playwright or Debian's Chromium is missing."""
+    if importlib.util.find_spec("playwright") is None:
+        unavailable("the playwright package is not installed; run scripts/setup.sh")
+    if not os.path.exists(CHROMIUM_PATH):
+        unavailable(f"{CHROMIUM_PATH} is missing; install Debian's chromium package")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def playwright_driver(chromium_installed: None) -> AsyncIterator[object]:
+    """Playwright's driver process, shared by the session."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(
+    playwright_driver: object,
+    web_api: ManagedProcess,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[BrowserSession]:
+    """A fresh Chromium profile on the test's portal; screenshots land in test-artifacts/."""
+    session = await launch_browser(
+        playwright_driver,
+        base_url=web_api.base_url,  # type: ignore[attr-defined]
+        profile_dir=tmp_path / "chromium-profile",
+        screenshots_dir=SCREENSHOTS_DIR,
+        test_name=request.node.name,
+    )
+    yield session
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        await session.screenshot("failure")
+    await session.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item, so fixtures can tell a failed test."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
