@@ -43,7 +43,9 @@ class SnippetOut(BaseModel):
     method: str = Field(description="HTTP method of the operation.")
     path: str = Field(description="Path template of the operation.")
     lang: str = Field(description="Language key.")
-    template_version: int = Field(description="Version of the reviewed template that produced the code.")
+    template_version: int = Field(
+        description="Version of the reviewed template that produced the code."
+    )
     filename: str = Field(description="Suggested file name.")
     code: str = Field(description="The snippet source.")
 
@@ -53,11 +55,19 @@ class SnippetReportIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    spec: str | None = Field(None, max_length=100, description="Name of the API description, if known.")
-    operation: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
-                           description="operationId the snippet belongs to.")
+    spec: str | None = Field(
+        None, max_length=100, description="Name of the API description, if known."
+    )
+    operation: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="operationId the snippet belongs to.",
+    )
     lang: LanguageKey = Field(description="Language key of the snippet.")
-    template_version: int = Field(ge=1, le=100_000, description="Template version from the snippet header.")
+    template_version: int = Field(
+        ge=1, le=100_000, description="Template version from the snippet header."
+    )
     text: str = Field(min_length=1, max_length=4000, description="What is wrong with the snippet.")
 
 
@@ -111,12 +121,20 @@ def get_snippet(
         snippets = catalog_snippets(spec, directory)
     except FileNotFoundError:
         log.error("snippet spec file missing spec=%s dir=%s", spec, directory)
-        raise Problem(503, "Spec unavailable", f"The API description {spec!r} is not available on this server.",
-                      type_="spec-unavailable") from None
+        raise Problem(
+            503,
+            "Spec unavailable",
+            f"The API description {spec!r} is not available on this server.",
+            type_="spec-unavailable",
+        ) from None
     except SnippetError as exc:
         log.error("snippet generation failed spec=%s error=%s", spec, exc)
-        raise Problem(500, "Snippet generation failed", f"Snippets for {spec!r} could not be generated.",
-                      type_="snippet-generation-failed") from None
+        raise Problem(
+            500,
+            "Snippet generation failed",
+            f"Snippets for {spec!r} could not be generated.",
+            type_="snippet-generation-failed",
+        ) from None
     matches = [s for s in snippets if s.operation_id == operation and s.language == lang]
     if not matches:
         operations = list(dict.fromkeys(s.operation_id for s in snippets))
@@ -135,12 +153,18 @@ def get_snippet(
 
 
 @router.post("/reports", response_model=SnippetReportOut, status_code=202)
-def report_snippet(report: SnippetReportIn, store: ReportStore = Depends(get_report_store)) -> SnippetReportOut:
+def report_snippet(
+    report: SnippetReportIn, store: ReportStore = Depends(get_report_store)
+) -> SnippetReportOut:
     """Record a reader's report about a snippet and count it by language."""
     if report.spec is not None and report.spec not in CATALOG:
         raise _invalid_choice(400, "spec", report.spec, list(CATALOG))
     record = store.append(report.model_dump())
     SNIPPET_REPORTS.labels(lang=report.lang).inc()
-    log.info("snippet report recorded lang=%s operation=%s template_version=%d",
-             report.lang, report.operation, report.template_version)
+    log.info(
+        "snippet report recorded lang=%s operation=%s template_version=%d",
+        report.lang,
+        report.operation,
+        report.template_version,
+    )
     return SnippetReportOut(status="recorded", received_at=record["received_at"])

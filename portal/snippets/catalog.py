@@ -39,7 +39,7 @@ CATALOG: dict[str, CatalogEntry] = {
 
 
 def specs_dir() -> Path:
-    """Return the folder of the API descriptions: `PORTAL_SNIPPET_SPECS_DIR`, else ../shared/specs."""
+    """Return the API descriptions folder: `PORTAL_SNIPPET_SPECS_DIR`, else ../shared/specs."""
     configured = os.environ.get(SPECS_DIR_VARIABLE)
     return Path(configured) if configured else DEFAULT_SPECS_DIR
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import unicodedata
 
 # Bidirectional classes whose characters can reorder neighbouring source text on screen.
-_REORDERING_BIDI = frozenset({"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"})
+_REORDERING_BIDI = frozenset(
+    {"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"}
+)
 
 
 class EscapeError(ValueError):
@@ -142,7 +144,15 @@ def java_string(value: str) -> str:
     `\\u0022` would end the literal.
     """
     _check_scalar_values(value)
-    short = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+    short = {
+        "\\": "\\\\",
+        '"': '\\"',
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\b": "\\b",
+        "\f": "\\f",
+    }
     out = ['"']
     for char in value:
         code = ord(char)

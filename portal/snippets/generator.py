@@ -100,7 +100,8 @@ def build_snippets(
     if failures:
         lines = [f"{op} [{lang}] line {f.line}: {f.rule}: {f.message}" for op, lang, f in failures]
         raise SnippetLintError(
-            f"{len(failures)} security finding(s) in snippets of {document.source}:\n" + "\n".join(lines),
+            f"{len(failures)} security finding(s) in snippets of {document.source}:\n"
+            + "\n".join(lines),
             [finding for _, _, finding in failures],
         )
     return snippets

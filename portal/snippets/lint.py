@@ -28,9 +28,18 @@ ENV_ACCESS_PATTERNS = {
 # Patterns that disable certificate or host name verification in any of the languages.
 TLS_PATTERNS = [
     (r"\bverify\s*=\s*False\b", "verify=False disables certificate checks"),
-    (r"\bCERT_NONE\b|\bcheck_hostname\s*=\s*False|_create_unverified_context", "unverified SSL context"),
-    (r"(?<![\w-])(?:-[A-Za-z]*k[A-Za-z]*|--insecure|--proxy-insecure)(?![\w-])", "curl -k/--insecure"),
-    (r"\brejectUnauthorized\b|\bNODE_TLS_REJECT_UNAUTHORIZED\b|\bcheckServerIdentity\b", "Node TLS checks off"),
+    (
+        r"\bCERT_NONE\b|\bcheck_hostname\s*=\s*False|_create_unverified_context",
+        "unverified SSL context",
+    ),
+    (
+        r"(?<![\w-])(?:-[A-Za-z]*k[A-Za-z]*|--insecure|--proxy-insecure)(?![\w-])",
+        "curl -k/--insecure",
+    ),
+    (
+        r"\brejectUnauthorized\b|\bNODE_TLS_REJECT_UNAUTHORIZED\b|\bcheckServerIdentity\b",
+        "Node TLS checks off",
+    ),
     (r"\bInsecureSkipVerify\b", "Go InsecureSkipVerify"),
     (r"\b(?:X509)?TrustManager\b|\bHostnameVerifier\b|\btrustAll", "Java trust-all manager"),
     (
@@ -43,20 +52,46 @@ TLS_PATTERNS = [
 
 EXEC_PATTERNS = {
     # Snippets import only the modules the templates need.
-    "python": [r"\beval\s*\(", r"\bexec\s*\(", r"\bos\.(?:system|popen|exec\w*|spawn\w*)\b", r"\bsubprocess\b",
-               r"__import__", r"\bpickle\b", r"^\s*(?:import|from)\s+(?!(?:os|httpx|json)\b)"],
-    "javascript": [r"\beval\s*\(", r"\bnew\s+Function\b", r"\bchild_process\b", r"\bexec(?:Sync)?\s*\(",
-                   r"\bvm\.\w+", r"^\s*import\b", r"\bimport\s*\(", r"\brequire\s*\("],
+    "python": [
+        r"\beval\s*\(",
+        r"\bexec\s*\(",
+        r"\bos\.(?:system|popen|exec\w*|spawn\w*)\b",
+        r"\bsubprocess\b",
+        r"__import__",
+        r"\bpickle\b",
+        r"^\s*(?:import|from)\s+(?!(?:os|httpx|json)\b)",
+    ],
+    "javascript": [
+        r"\beval\s*\(",
+        r"\bnew\s+Function\b",
+        r"\bchild_process\b",
+        r"\bexec(?:Sync)?\s*\(",
+        r"\bvm\.\w+",
+        r"^\s*import\b",
+        r"\bimport\s*\(",
+        r"\brequire\s*\(",
+    ],
     "go": [r"\bexec\.Command\b", r"\bsyscall\.Exec\b"],
     "java": [r"\bRuntime\.getRuntime\(\)\.exec\b", r"\bProcessBuilder\b", r"\bScriptEngine\w*\b"],
     "csharp": [r"\bProcess\.Start\b", r"\bProcessStartInfo\b", r"\bCodeDomProvider\b"],
-    "curl": [r"\beval\b", r"(?:^|[\s;|&(])(?:sh|bash|dash|zsh|ksh)\s+-\w*c", r"`", r"\bsource\b",
-             r"(?:^|[\s;|&])\.\s", r"\|"],
+    "curl": [
+        r"\beval\b",
+        r"(?:^|[\s;|&(])(?:sh|bash|dash|zsh|ksh)\s+-\w*c",
+        r"`",
+        r"\bsource\b",
+        r"(?:^|[\s;|&])\.\s",
+        r"\|",
+    ],
 }
 
 ENV_WRITE_PATTERNS = [
-    r"os\.environ\[[^\]]*\]\s*=(?!=)", r"\bos\.putenv\b", r"process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)",
-    r"\bos\.Setenv\b", r"\bSystem\.setProperty\b", r"\bSetEnvironmentVariable\b", r"^\s*export\b",
+    r"os\.environ\[[^\]]*\]\s*=(?!=)",
+    r"\bos\.putenv\b",
+    r"process\.env(?:\.\w+|\[[^\]]*\])\s*=(?!=)",
+    r"\bos\.Setenv\b",
+    r"\bSystem\.setProperty\b",
+    r"\bSetEnvironmentVariable\b",
+    r"^\s*export\b",
 ]
 
 LITERAL_AUTH = re.compile(r"(?i)\b(?:basic|bearer)\s+[A-Za-z0-9+/=._~-]{8,}")
@@ -96,7 +131,11 @@ def code_only(language: str, code: str) -> str:
 
     while index < length:
         char = code[index]
-        if hash_comments and char == "#" and (language != "curl" or index == 0 or code[index - 1] in " \t\n"):
+        if (
+            hash_comments
+            and char == "#"
+            and (language != "curl" or index == 0 or code[index - 1] in " \t\n")
+        ):
             end = code.find("\n", index)
             end = length if end < 0 else end
             blank(index, end)
@@ -137,8 +176,13 @@ def _line_of(text: str, position: int) -> int:
 
 def _escaped_forms(secret: str) -> set[str]:
     forms = {secret}
-    for function in (escape.python_string, escape.javascript_string, escape.go_string,
-                     escape.java_string, escape.csharp_string):
+    for function in (
+        escape.python_string,
+        escape.javascript_string,
+        escape.go_string,
+        escape.java_string,
+        escape.csharp_string,
+    ):
         forms.add(function(secret)[1:-1])
     if "\x00" not in secret:
         forms.add(escape.shell_word(secret).strip("'"))
@@ -173,16 +217,25 @@ def lint_code(
             position = code.find(form)
             if position >= 0:
                 findings.append(
-                    Finding("credential", "an example credential from the document is inlined",
-                            _line_of(code, position))
+                    Finding(
+                        "credential",
+                        "an example credential from the document is inlined",
+                        _line_of(code, position),
+                    )
                 )
                 break
     for name in env_vars:
         pattern = ENV_ACCESS_PATTERNS[language].format(name=re.escape(name))
         if not re.search(pattern, code):
-            findings.append(Finding("credential", f"credential {name} is not read from the environment"))
+            findings.append(
+                Finding("credential", f"credential {name} is not read from the environment")
+            )
     for match in LITERAL_AUTH.finditer(code):
-        findings.append(Finding("credential", "literal Authorization credentials", _line_of(code, match.start())))
+        findings.append(
+            Finding(
+                "credential", "literal Authorization credentials", _line_of(code, match.start())
+            )
+        )
     if language == "curl" and re.search(r"(?:--user|-u)\s+'", code):
         findings.append(Finding("credential", "curl --user with a literal value"))
 
@@ -192,9 +245,13 @@ def lint_code(
         if not any(form in code for form in escape_url_forms(url)):
             findings.append(Finding("https", f"the snippet does not send to {url!r}"))
     for match in re.finditer(r"\bhttp://", stripped):
-        findings.append(Finding("https", "plain http URL in code", _line_of(stripped, match.start())))
+        findings.append(
+            Finding("https", "plain http URL in code", _line_of(stripped, match.start()))
+        )
     if language == "curl" and "--proto '=https'" not in code:
-        findings.append(Finding("https", "curl snippets must restrict protocols with --proto '=https'"))
+        findings.append(
+            Finding("https", "curl snippets must restrict protocols with --proto '=https'")
+        )
 
     for pattern, message in TLS_PATTERNS:
         for match in re.finditer(pattern, stripped):
@@ -205,25 +262,47 @@ def lint_code(
         # The one command substitution shell_word writes: printf of octal escapes.
         exec_stripped = re.sub(r"\"\$\(printf ' *'\)\"", "", stripped)
         for match in re.finditer(r"\$\(", exec_stripped):
-            findings.append(Finding("exec", "command substitution other than printf", _line_of(exec_stripped, match.start())))
+            findings.append(
+                Finding(
+                    "exec",
+                    "command substitution other than printf",
+                    _line_of(exec_stripped, match.start()),
+                )
+            )
     for pattern in EXEC_PATTERNS.get(language, []):
         for match in re.finditer(pattern, exec_stripped, flags=re.MULTILINE):
-            findings.append(Finding("exec", f"forbidden construct {match.group(0).strip()!r}",
-                                    _line_of(exec_stripped, match.start())))
+            findings.append(
+                Finding(
+                    "exec",
+                    f"forbidden construct {match.group(0).strip()!r}",
+                    _line_of(exec_stripped, match.start()),
+                )
+            )
     if language == "go" and re.search(r'^\s*(?:import\s+)?"os/exec"', code, flags=re.MULTILINE):
         findings.append(Finding("exec", "imports os/exec"))
 
     for pattern in ENV_WRITE_PATTERNS:
         for match in re.finditer(pattern, stripped, flags=re.MULTILINE):
-            findings.append(Finding("environment", "the snippet changes its environment",
-                                    _line_of(stripped, match.start())))
+            findings.append(
+                Finding(
+                    "environment",
+                    "the snippet changes its environment",
+                    _line_of(stripped, match.start()),
+                )
+            )
     return findings
 
 
 def escape_url_forms(url: str) -> set[str]:
     """Return the ways `url` can appear in a snippet's source: raw and as each literal."""
     forms = {url}
-    for function in (escape.python_string, escape.javascript_string, escape.go_string,
-                     escape.java_string, escape.csharp_string, escape.shell_word):
+    for function in (
+        escape.python_string,
+        escape.javascript_string,
+        escape.go_string,
+        escape.java_string,
+        escape.csharp_string,
+        escape.shell_word,
+    ):
         forms.add(function(url))
     return forms

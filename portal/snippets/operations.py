@@ -34,8 +34,19 @@ UNRESERVED = "-._~"
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Set by the HTTP clients themselves: fetch and java.net.http refuse them.
 CLIENT_HEADERS = frozenset(
-    {"host", "content-length", "connection", "transfer-encoding", "expect", "upgrade", "te",
-     "trailer", "keep-alive", "proxy-authorization", "proxy-connection"}
+    {
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "expect",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+    }
 )
 # OpenAPI says header parameters with these names are ignored.
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
@@ -68,7 +79,9 @@ def build_requests(document: Document, env_prefix: str | None = None) -> list[Ht
             operation = item.get(method)
             if not isinstance(operation, dict):
                 continue
-            builder_context = _OperationBuilder(document, builder, prefix, path, method, item, operation)
+            builder_context = _OperationBuilder(
+                document, builder, prefix, path, method, item, operation
+            )
             request = builder_context.build(used_names)
             used_names.add(request.name)
             requests.append(request)
@@ -105,7 +118,9 @@ def _encode_literal_path(text: str) -> str:
 def check_text(value: str, where: str) -> str:
     """Reject strings no snippet can carry: NUL and lone surrogates."""
     if "\x00" in value:
-        raise SpecError(f"{where}: value {value[:40]!r} contains NUL, which HTTP clients cannot send")
+        raise SpecError(
+            f"{where}: value {value[:40]!r} contains NUL, which HTTP clients cannot send"
+        )
     for char in value:
         if 0xD800 <= ord(char) <= 0xDFFF:
             raise SpecError(f"{where}: value contains the lone surrogate U+{ord(char):04X}")
@@ -168,7 +183,10 @@ class _OperationBuilder:
 
     def _parameters(self) -> list[dict[str, Any]]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for raw in [*(self.item.get("parameters") or []), *(self.operation.get("parameters") or [])]:
+        for raw in [
+            *(self.item.get("parameters") or []),
+            *(self.operation.get("parameters") or []),
+        ]:
             parameter = self.document.resolve(raw)
             if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
                 raise SpecError(f"{self.where}: a parameter needs a `name`, got {raw!r}")
@@ -254,7 +272,9 @@ class _OperationBuilder:
             path = "/" + path
         return path
 
-    def _serialize(self, parameter: dict[str, Any], value: Any, where: str) -> list[tuple[str, str]]:
+    def _serialize(
+        self, parameter: dict[str, Any], value: Any, where: str
+    ) -> list[tuple[str, str]]:
         """Serialize a query, path or header value into name and text pairs.
 
         Follows OpenAPI 3 `style`/`explode` (defaults: form and exploded for
@@ -330,7 +350,9 @@ class _OperationBuilder:
                 continue
             pairs = self._serialize(parameter, example, where)
             if pairs:
-                headers.append((name, self._check_header_value(",".join(v for _, v in pairs), where)))
+                headers.append(
+                    (name, self._check_header_value(",".join(v for _, v in pairs), where))
+                )
         for key in api_keys:
             if key.location == "header":
                 self._check_header_name(key.name, f"{self.where} API key header")
@@ -342,7 +364,9 @@ class _OperationBuilder:
         if not HEADER_NAME.match(name):
             raise SpecError(f"{where}: {name!r} is not a valid HTTP header name (RFC 9110 token)")
         if name.lower() in CLIENT_HEADERS:
-            raise SpecError(f"{where}: header {name!r} is set by the HTTP client, not by the caller")
+            raise SpecError(
+                f"{where}: header {name!r} is set by the HTTP client, not by the caller"
+            )
 
     def _check_header_value(self, value: str, where: str) -> str:
         if not value or not all(0x20 <= ord(char) < 0x7F for char in value):
@@ -351,15 +375,24 @@ class _OperationBuilder:
                 "reject or re-encode other characters"
             )
         if value != value.strip(" "):
-            raise SpecError(f"{where}: header value {value!r} has leading or trailing spaces, which HTTP drops")
+            raise SpecError(
+                f"{where}: header value {value!r} has leading or trailing spaces, which HTTP drops"
+            )
         return value
 
-    def _reject_cookies(self, parameters: list[dict[str, Any]], api_keys: list[ApiKeyLocation]) -> None:
-        # TODO: cookie parameters and cookie API keys are not rendered; operations that require one are rejected.
-        required = [p["name"] for p in parameters if p.get("in") == "cookie" and p.get("required") is True]
+    def _reject_cookies(
+        self, parameters: list[dict[str, Any]], api_keys: list[ApiKeyLocation]
+    ) -> None:
+        # TODO: cookie parameters and cookie API keys are not rendered yet, so an
+        # operation that requires one is rejected.
+        required = [
+            p["name"] for p in parameters if p.get("in") == "cookie" and p.get("required") is True
+        ]
         required += [key.name for key in api_keys if key.location == "cookie"]
         if required:
-            raise SpecError(f"{self.where}: cookie parameters are not supported yet: {', '.join(required)}")
+            raise SpecError(
+                f"{self.where}: cookie parameters are not supported yet: {', '.join(required)}"
+            )
 
     def _accept(self) -> str | None:
         if self.document.version == 2:
@@ -433,7 +466,8 @@ class _OperationBuilder:
             for key, item in value.items():
                 check_text(key, where)
                 if is_credential_name(key) and isinstance(item, str):
-                    # TODO: credentials inside JSON bodies would need per-language JSON building at run time.
+                    # TODO: credentials in JSON bodies need JSON built at run time in
+                    # each language; such operations are rejected for now.
                     raise SpecError(
                         f"{where}: property {key!r} holds a credential; credentials in JSON bodies "
                         "are not supported because snippets read them from the environment"
@@ -462,7 +496,9 @@ class _OperationBuilder:
             fields.extend(self._form_field(name, prop_schema, value, f"{where} field {name}"))
         return FormBody(tuple(fields))
 
-    def _form_field(self, name: str, schema: Any, value: Any, where: str) -> list[tuple[str, Value]]:
+    def _form_field(
+        self, name: str, schema: Any, value: Any, where: str
+    ) -> list[tuple[str, Value]]:
         check_text(name, where)
         if self._is_credential(name, schema):
             return [(name, self._credential(name, value))]
@@ -492,7 +528,9 @@ class _OperationBuilder:
         if form_parameters:
             if consumes and FORM_TYPE not in consumes:
                 # TODO: multipart/form-data bodies are not rendered yet.
-                raise SpecError(f"{self.where}: formData is only supported as {FORM_TYPE}, not {consumes}")
+                raise SpecError(
+                    f"{self.where}: formData is only supported as {FORM_TYPE}, not {consumes}"
+                )
             fields: list[tuple[str, Value]] = []
             for parameter in form_parameters:
                 if not self._wanted(parameter):

@@ -29,7 +29,9 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # Keywords that a generated identifier must not be; generated names are
 # UpperCamelCase, so only a few could ever collide.
-RESERVED = frozenset({"String", "Object", "Math", "System", "Console", "Environment", "Uri", "Task"})
+RESERVED = frozenset(
+    {"String", "Object", "Math", "System", "Console", "Environment", "Uri", "Task"}
+)
 
 
 class Escaped(str):
@@ -71,7 +73,9 @@ def _string_filter(language: str, function: Callable[[str], str]) -> Callable[[A
                 "render it through the template's environment helper"
             )
         if not isinstance(value, str | int) or isinstance(value, bool):
-            raise UnescapedValueError(f"{language}_str expects a string, got {type(value).__name__}")
+            raise UnescapedValueError(
+                f"{language}_str expects a string, got {type(value).__name__}"
+            )
         return Escaped(function(str(value)), language)
 
     return apply
@@ -109,8 +113,13 @@ def _env_filter(language: str) -> Callable[[Any], Escaped]:
         if language == "sh":
             # For use inside double quotes: the shell stops with this message if it is unset.
             return Escaped(f"${{{name}:?set the environment variable {name}}}", language)
-        string = {"py": escape.python_string, "js": escape.javascript_string, "go": escape.go_string,
-                  "java": escape.java_string, "cs": escape.csharp_string}[language]
+        string = {
+            "py": escape.python_string,
+            "js": escape.javascript_string,
+            "go": escape.go_string,
+            "java": escape.java_string,
+            "cs": escape.csharp_string,
+        }[language]
         return Escaped(string(name), language)
 
     return apply
@@ -140,14 +149,19 @@ def _value_filter(language: str, function: Callable[[str], str]) -> Callable[[An
     return apply
 
 
-def _literal(value: Any, string: Callable[[str], str], names: tuple[str, str, str], level: int) -> str:
+def _literal(
+    value: Any, string: Callable[[str], str], names: tuple[str, str, str], level: int
+) -> str:
     """Write a JSON value as a Python or JavaScript literal, indented by four spaces per level."""
     true, false, null = names
     pad, inner = "    " * level, "    " * (level + 1)
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{inner}{string(str(k))}: {_literal(v, string, names, level + 1)}" for k, v in value.items()]
+        items = [
+            f"{inner}{string(str(k))}: {_literal(v, string, names, level + 1)}"
+            for k, v in value.items()
+        ]
         return "{\n" + ",\n".join(items) + f",\n{pad}}}"
     if isinstance(value, list):
         if not value:
@@ -172,11 +186,13 @@ def _py_json(value: Any, level: int = 0) -> Escaped:
 
 
 def _js_json(value: Any, level: int = 0) -> Escaped:
-    return Escaped(_literal(value, escape.javascript_string, ("true", "false", "null"), level), "js")
+    return Escaped(
+        _literal(value, escape.javascript_string, ("true", "false", "null"), level), "js"
+    )
 
 
 def percent_encode(value: str) -> str:
-    """Percent-encode everything but RFC 3986 unreserved characters (a transform, not an escaper)."""
+    """Percent-encode all but RFC 3986 unreserved characters (a transform, not an escaper)."""
     return quote(value, safe="-._~")
 
 
@@ -230,7 +246,9 @@ def create_environment(loader: jinja2.BaseLoader | None = None) -> jinja2.Enviro
 _ENVIRONMENT: jinja2.Environment | None = None
 
 
-def render(request: HttpRequest, language: Language, environment: jinja2.Environment | None = None) -> str:
+def render(
+    request: HttpRequest, language: Language, environment: jinja2.Environment | None = None
+) -> str:
     """Render the snippet of `request` in `language`.
 
     Raises:

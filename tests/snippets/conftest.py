@@ -1,4 +1,4 @@
-"""Fixtures of the snippet tests: the shared API descriptions, the hostile ones and the capture server."""
+"""Fixtures of the snippet tests: shared and hostile API descriptions and the capture server."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ ALL_SPECS = {**SHARED_SPECS, **HOSTILE_SPECS}
 
 
 def load_spec(spec_id: str) -> tuple[Document, str]:
-    """Return the document with id `spec_id` and its credential prefix; skip if the file is absent."""
+    """Return the document `spec_id` and its credential prefix; skip if the file is absent."""
     path, prefix = ALL_SPECS[spec_id]
     if not path.exists():
         pytest.skip(f"{path} is not present: the shared specs live beside the repository")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import sys
@@ -20,8 +21,15 @@ from tests.snippets.conftest import ALL_SPECS, load_spec, point_at
 
 # Headers an HTTP client adds on its own; any other header must be one the request intends.
 CLIENT_HEADERS = {
-    "host", "user-agent", "accept-encoding", "connection", "content-length", "expect",
-    "accept-language", "sec-fetch-mode", "accept",
+    "host",
+    "user-agent",
+    "accept-encoding",
+    "connection",
+    "content-length",
+    "expect",
+    "accept-language",
+    "sec-fetch-mode",
+    "accept",
 }
 FORM_BYTES = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._~%+=&")
 RUN_TIMEOUT = 60
@@ -32,14 +40,18 @@ def credential_value(name: str) -> str:
     return f"{name.lower()}-s3cr'et\"$(touch pwned)`touch pwned`;|&$HOME"
 
 
-def client_env(tls_files: tuple[Path, Path, Path], request_env: set[str], home: Path) -> dict[str, str]:
+def client_env(
+    tls_files: tuple[Path, Path, Path], request_env: set[str], home: Path
+) -> dict[str, str]:
     ca, _, _ = tls_files
     env = {
         key: value
         for key, value in os.environ.items()
         if "proxy" not in key.lower() and key not in ("SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
     }
-    env.update(SSL_CERT_FILE=str(ca), CURL_CA_BUNDLE=str(ca), NODE_EXTRA_CA_CERTS=str(ca), HOME=str(home))
+    env.update(
+        SSL_CERT_FILE=str(ca), CURL_CA_BUNDLE=str(ca), NODE_EXTRA_CA_CERTS=str(ca), HOME=str(home)
+    )
     env.update({name: credential_value(name) for name in request_env})
     return env
 
@@ -80,8 +92,10 @@ def expected_headers(request: HttpRequest) -> dict[str, str]:
 def same_json(left: Any, right: Any) -> bool:
     """Compare JSON values with exact strings and types (1 and 1.0 differ, True and 1 differ)."""
     if type(left) is not type(right) and not (
-        isinstance(left, int | float) and isinstance(right, int | float)
-        and not isinstance(left, bool) and not isinstance(right, bool)
+        isinstance(left, int | float)
+        and isinstance(right, int | float)
+        and not isinstance(left, bool)
+        and not isinstance(right, bool)
         and isinstance(left, float) == isinstance(right, float)
     ):
         return False
@@ -100,7 +114,9 @@ def has_float(value: Any) -> bool:
     return isinstance(value, float)
 
 
-def assert_request(captured: CapturedRequest, request: HttpRequest, prefix: str, sorted_pairs: bool) -> None:
+def assert_request(
+    captured: CapturedRequest, request: HttpRequest, prefix: str, sorted_pairs: bool
+) -> None:
     where = f"{request.operation_id}"
     assert captured.method == request.method, where
     assert captured.path == prefix + request.path, where
@@ -146,6 +162,10 @@ def command_for(language: str, path: Path) -> list[str]:
     raise AssertionError(language)
 
 
+def run_binary(binary: Path, env: dict[str, str]):
+    return toolchains.run([str(binary)], env=env, timeout=RUN_TIMEOUT)
+
+
 @pytest.mark.parametrize("language", ["curl", "python", "javascript"])
 @pytest.mark.parametrize("spec_id", sorted(ALL_SPECS))
 def test_snippet_sends_intended_request(
@@ -158,7 +178,9 @@ def test_snippet_sends_intended_request(
     document, prefix = load_spec(spec_id)
     base_path = f"/{language}/{spec_id}"
     snippets = build_snippets(
-        point_at(document, capture_server.base_url + base_path), languages=[language], env_prefix=prefix
+        point_at(document, capture_server.base_url + base_path),
+        languages=[language],
+        env_prefix=prefix,
     )
     env_names = {name for snippet in snippets for name in snippet.request.env_vars}
     env = client_env(tls_files, env_names, tmp_path)
@@ -169,7 +191,9 @@ def test_snippet_sends_intended_request(
         paths.append(path)
 
     def run(path: Path):
-        return toolchains.run(command_for(language, path), cwd=tmp_path, env=env, timeout=RUN_TIMEOUT)
+        return toolchains.run(
+            command_for(language, path), cwd=tmp_path, env=env, timeout=RUN_TIMEOUT
+        )
 
     results = toolchains.parallel(run, paths)
     for snippet, result in zip(snippets, results, strict=True):
@@ -194,7 +218,9 @@ def test_go_snippets_send_intended_request(
         document, prefix = load_spec(spec_id)
         base_path = f"/go/{spec_id}"
         snippets = build_snippets(
-            point_at(document, capture_server.base_url + base_path), languages=["go"], env_prefix=prefix
+            point_at(document, capture_server.base_url + base_path),
+            languages=["go"],
+            env_prefix=prefix,
         )
         module = tmp_path / spec_id
         for snippet in snippets:
@@ -203,12 +229,17 @@ def test_go_snippets_send_intended_request(
             path.write_text(snippet.code, encoding="utf-8")
         (module / "go.mod").write_text("module snippets\n\ngo 1.16\n", encoding="utf-8")
         env = client_env(tls_files, {n for s in snippets for n in s.request.env_vars}, tmp_path)
-        env.update(GOFLAGS="-mod=mod", GOPROXY="off", GOCACHE=os.environ.get(
-            "GOCACHE", str(Path.home() / ".cache" / "go-build")))
-        built = toolchains.run([go, "build", "-o", str(module / "bin") + "/", "./..."], cwd=module, env=env)
+        env.update(
+            GOFLAGS="-mod=mod",
+            GOPROXY="off",
+            GOCACHE=os.environ.get("GOCACHE", str(Path.home() / ".cache" / "go-build")),
+        )
+        built = toolchains.run(
+            [go, "build", "-o", str(module / "bin") + "/", "./..."], cwd=module, env=env
+        )
         assert built.returncode == 0, built.stderr
         binaries = [module / "bin" / Path(s.filename).parent.name for s in snippets]
-        results = toolchains.parallel(lambda b: toolchains.run([str(b)], env=env, timeout=RUN_TIMEOUT), binaries)
+        results = toolchains.parallel(functools.partial(run_binary, env=env), binaries)
         for snippet, result in zip(snippets, results, strict=True):
             assert result.returncode == 0, f"{snippet.operation_id}: {result.stderr[-2000:]}"
         captured = {(c.method, c.path): c for c in capture_server.take(base_path + "/")}

@@ -12,7 +12,9 @@ from tests.snippets.conftest import HOSTILE_DIR
 
 
 def test_build_writes_snippets_and_index(tmp_path: Path) -> None:
-    result = CliRunner().invoke(snippets_app, ["build", str(HOSTILE_DIR / "refs.yaml"), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        snippets_app, ["build", str(HOSTILE_DIR / "refs.yaml"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     index = json.loads((tmp_path / "index.json").read_text(encoding="utf-8"))
     assert len(index) == 6
@@ -23,7 +25,9 @@ def test_build_writes_snippets_and_index(tmp_path: Path) -> None:
 
 
 def test_build_reports_insecure_document(tmp_path: Path) -> None:
-    result = CliRunner().invoke(snippets_app, ["build", str(HOSTILE_DIR / "http_only.yaml"), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        snippets_app, ["build", str(HOSTILE_DIR / "http_only.yaml"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 1
     assert "http://insecure.example.test/v1" in result.output
     assert not (tmp_path / "index.json").exists()
@@ -31,7 +35,8 @@ def test_build_reports_insecure_document(tmp_path: Path) -> None:
 
 def test_build_rejects_unknown_language(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        snippets_app, ["build", str(HOSTILE_DIR / "refs.yaml"), "--out", str(tmp_path), "-l", "cobol"]
+        snippets_app,
+        ["build", str(HOSTILE_DIR / "refs.yaml"), "--out", str(tmp_path), "-l", "cobol"],
     )
     assert result.exit_code == 2
     assert "cobol" in result.output

@@ -1,4 +1,4 @@
-"""Escaping functions round-trip through each real language, including Hypothesis-generated values."""
+"""Escaped literals round-trip through each real language, with Hypothesis-generated values."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from portal.snippets import escape
 from tests.snippets import toolchains
 
 # Unicode scalar values without NUL (which no shell argument can hold).
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+)
 HOSTILE = [
     "",
-    "it's \"quoted\"",
+    'it\'s "quoted"',
     "back\\slash \\n \\u0022 \\x41 \\U0001F600",
     "$(id) `id` | ; & > < * ? ~ # ${HOME}",
     "100% %s %d %%",
@@ -82,7 +84,11 @@ def test_python_round_trip_hostile(value: str) -> None:
 
 
 def shell_round_trip(shell: str, values: list[str]) -> list[bytes]:
-    script = "for v in " + " ".join(escape.shell_word(v) for v in values) + "; do printf '%s\\0' \"$v\"; done"
+    script = (
+        "for v in "
+        + " ".join(escape.shell_word(v) for v in values)
+        + "; do printf '%s\\0' \"$v\"; done"
+    )
     result = subprocess.run([shell, "-c", script], capture_output=True, timeout=30, check=True)
     return result.stdout.split(b"\0")[:-1]
 
@@ -94,7 +100,9 @@ def test_shell_round_trip_hostile(shell: str) -> None:
 
 
 @pytest.mark.parametrize("shell", ["dash", "bash"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(values=st.lists(TEXT, min_size=1, max_size=20))
 def test_shell_round_trip_generated(shell: str, values: list[str]) -> None:
     path = toolchains.require_tool(shell)
@@ -121,9 +129,12 @@ def test_javascript_round_trip_generated(values: list[str]) -> None:
 
 def test_go_round_trip(tmp_path) -> None:
     go = toolchains.require_tool("go")
-    values = HOSTILE + ["\x01\x7f\u0080", "\\x41\"", "\U0010fffd"]
+    values = HOSTILE + ["\x01\x7f\u0080", '\\x41"', "\U0010fffd"]
     items = ",\n".join("\t" + escape.go_string(value) for value in values)
-    source = f'package main\n\nimport (\n\t"encoding/json"\n\t"os"\n)\n\nfunc main() {{\n\tjson.NewEncoder(os.Stdout).Encode([]string{{\n{items},\n\t}})\n}}\n'
+    source = (
+        'package main\n\nimport (\n\t"encoding/json"\n\t"os"\n)\n\n'
+        f"func main() {{\n\tjson.NewEncoder(os.Stdout).Encode([]string{{\n{items},\n\t}})\n}}\n"
+    )
     (tmp_path / "main.go").write_text(source, encoding="utf-8")
     result = toolchains.run([go, "run", "main.go"], cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -143,7 +154,9 @@ def test_java_round_trip(tmp_path) -> None:
         "    System.out.flush();\n  }\n}\n"
     )
     (tmp_path / "RoundTrip.java").write_text(source, encoding="ascii")
-    result = subprocess.run([java, "RoundTrip.java"], cwd=tmp_path, capture_output=True, timeout=120)
+    result = subprocess.run(
+        [java, "RoundTrip.java"], cwd=tmp_path, capture_output=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode("utf-8").split("\0")[:-1] == values
 
@@ -156,7 +169,9 @@ def test_csharp_round_trip(tmp_path) -> None:
         "public static class RoundTrip {\n  public static void Main() {\n"
         f"    var v = new string[] {{\n{items}\n    }};\n"
         "    var o = System.Console.OpenStandardOutput();\n"
-        "    foreach (var s in v) { var b = new System.Text.UTF8Encoding(false).GetBytes(s + \"\\u0000\"); o.Write(b, 0, b.Length); }\n"
+        "    var utf8 = new System.Text.UTF8Encoding(false);\n"
+        '    foreach (var s in v) { var b = utf8.GetBytes(s + "\\u0000");'
+        " o.Write(b, 0, b.Length); }\n"
         "    o.Flush();\n  }\n}\n"
     )
     (tmp_path / "RoundTrip.cs").write_text(source, encoding="ascii")

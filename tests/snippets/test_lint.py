@@ -32,9 +32,17 @@ def test_fake_secrets_are_never_inlined() -> None:
 
 
 def test_fake_secrets_read_from_environment() -> None:
-    python = next(s for s in build_snippets(HOSTILE_DIR / "fake_secrets.yaml") if s.language == "python")
-    for name in ("ACME_API_SECRET", "ACME_X_AUTH_TOKEN", "ACME_CLIENT_SECRET", "ACME_PASSWORD", "ACME_API_KEY",
-                 "ACME_ACCESS_KEY"):
+    python = next(
+        s for s in build_snippets(HOSTILE_DIR / "fake_secrets.yaml") if s.language == "python"
+    )
+    for name in (
+        "ACME_API_SECRET",
+        "ACME_X_AUTH_TOKEN",
+        "ACME_CLIENT_SECRET",
+        "ACME_PASSWORD",
+        "ACME_API_KEY",
+        "ACME_ACCESS_KEY",
+    ):
         assert f'os.environ["{name}"]' in python.code
 
 
@@ -51,7 +59,7 @@ def test_http_only_document_is_rejected() -> None:
         ("curl", "curl -k 'https://a.test'\n"),
         ("curl", "curl -sSk --proto '=https' 'https://a.test'\n"),
         ("curl", "curl --insecure --proto '=https' 'https://a.test'\n"),
-        ("javascript", 'const agent = new https.Agent({ rejectUnauthorized: false });\n'),
+        ("javascript", "const agent = new https.Agent({ rejectUnauthorized: false });\n"),
         ("javascript", 'process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";\n'),
         ("go", "tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}\n"),
         ("java", "TrustManager[] trustAll = new TrustManager[] { new X509TrustManager() {} };\n"),
@@ -70,10 +78,10 @@ def test_disabled_tls_is_flagged(language: str, code: str) -> None:
         ("javascript", 'eval("1");\n'),
         ("javascript", 'const f = new Function("return 1");\n'),
         ("javascript", 'import { exec } from "node:child_process";\n'),
-        ("curl", "eval \"curl $ARGS\"\n"),
-        ("curl", "sh -c \"curl $URL\"\n"),
+        ("curl", 'eval "curl $ARGS"\n'),
+        ("curl", 'sh -c "curl $URL"\n'),
         ("curl", "curl `cat url.txt`\n"),
-        ("curl", "curl \"$(cat url.txt)\"\n"),
+        ("curl", 'curl "$(cat url.txt)"\n'),
         ("curl", "curl 'https://a.test' | sh\n"),
         ("go", 'cmd := exec.Command("sh", "-c", x)\n'),
         ("java", 'Runtime.getRuntime().exec("ls");\n'),
@@ -99,7 +107,9 @@ def test_credential_not_from_environment_is_flagged() -> None:
 
 
 def test_literal_authorization_is_flagged() -> None:
-    assert "credential" in rules("javascript", 'headers["Authorization"] = "Basic dXNlcjpwYXNzd29yZA==";\n')
+    assert "credential" in rules(
+        "javascript", 'headers["Authorization"] = "Basic dXNlcjpwYXNzd29yZA==";\n'
+    )
 
 
 def test_plain_http_url_is_flagged() -> None:

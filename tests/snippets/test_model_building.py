@@ -21,14 +21,18 @@ def document(text: str) -> Document:
 def minimal(paths: str, extra: str = "") -> Document:
     return document(
         "openapi: 3.0.3\ninfo: {title: T, version: '1'}\nservers: [{url: 'https://a.test'}]\n"
-        + extra + "paths:\n" + paths
+        + extra
+        + "paths:\n"
+        + paths
     )
 
 
 def test_ref_loop_is_an_error() -> None:
-    doc = minimal("  /x: {get: {responses: {}}}\n",
-                  "components:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n"
-                  "    B: {$ref: '#/components/schemas/A'}\n")
+    doc = minimal(
+        "  /x: {get: {responses: {}}}\n",
+        "components:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n"
+        "    B: {$ref: '#/components/schemas/A'}\n",
+    )
     with pytest.raises(SpecError, match="loop"):
         doc.resolve({"$ref": "#/components/schemas/A"})
 
@@ -47,7 +51,9 @@ def test_dangling_ref_is_an_error() -> None:
 
 def test_yaml_alias_bomb_stays_shared() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)
+    ]
     parsed = parse_document("\n".join(lines) + "\n", "bomb.yaml")
     assert parsed["a11"][0] is parsed["a10"]
 
@@ -96,7 +102,9 @@ def test_numeric_bounds_respected() -> None:
     assert builder.from_schema({"type": "integer", "minimum": 7, "multipleOf": 5}, "x") == 10
     assert builder.from_schema({"type": "number", "minimum": 10, "maximum": 11}, "x") == 10.5
     assert builder.from_schema({"type": "string", "maxLength": 3}, "x") == "exa"
-    assert builder.from_schema({"type": "array", "items": {"type": "boolean"}, "minItems": 2}, "x") == [True, True]
+    assert builder.from_schema(
+        {"type": "array", "items": {"type": "boolean"}, "minItems": 2}, "x"
+    ) == [True, True]
     assert builder.from_schema({"enum": [None, "b"]}, "x") == "b"
 
 
@@ -115,8 +123,10 @@ def test_only_http_server_names_it() -> None:
 
 
 def test_server_credentials_rejected() -> None:
-    doc = document("openapi: 3.0.0\ninfo: {title: T, version: '1'}\n"
-                   "servers: [{url: 'https://user:pw@a.test'}]\npaths: {/x: {get: {responses: {}}}}\n")
+    doc = document(
+        "openapi: 3.0.0\ninfo: {title: T, version: '1'}\n"
+        "servers: [{url: 'https://user:pw@a.test'}]\npaths: {/x: {get: {responses: {}}}}\n"
+    )
     with pytest.raises(InsecureSpecError, match="credentials"):
         build_requests(doc)
 
@@ -138,7 +148,9 @@ def test_swagger2_request() -> None:
     message = requests["postMessage"]
     assert isinstance(message.auth, BasicAuth)
     assert message.auth.username == EnvVar("LEGACY_USERNAME")
-    assert message.body.value["meta"] == {"tag": "line one\nline two\r\nline\tthree\n\ntrailing newline\n"}
+    assert message.body.value["meta"] == {
+        "tag": "line one\nline two\r\nline\tthree\n\ntrailing newline\n"
+    }
 
 
 def test_twilio_basic_auth_names() -> None:
@@ -158,9 +170,12 @@ def test_vonage_credentials_come_from_environment() -> None:
 
 def test_hostile_values_reach_request_unchanged() -> None:
     doc, prefix = load_spec("quoting")
-    request = next(r for r in build_requests(doc, prefix) if r.method == "POST" and "messages" in r.path)
+    request = next(
+        r for r in build_requests(doc, prefix) if r.method == "POST" and "messages" in r.path
+    )
     schema = doc.root["paths"]["/messages/{message id}/send"]["post"]["requestBody"]["content"][
-        "application/x-www-form-urlencoded"]["schema"]["properties"]
+        "application/x-www-form-urlencoded"
+    ]["schema"]["properties"]
     fields = dict(request.body.fields)
     for name in ("Body", "Multi", "Control", "Escapes", "quote'\"name", "$(id)"):
         assert fields[name] == schema[name]["example"]
@@ -168,28 +183,36 @@ def test_hostile_values_reach_request_unchanged() -> None:
 
 @pytest.mark.parametrize("value", ["..", "."])
 def test_dot_segment_path_value_is_rejected(value: str) -> None:
-    doc = minimal(f"  /x/{{id}}:\n    get:\n      parameters: [{{name: id, in: path, required: true, "
-                  f"schema: {{type: string}}, example: '{value}'}}]\n      responses: {{}}\n")
+    doc = minimal(
+        f"  /x/{{id}}:\n    get:\n      parameters: [{{name: id, in: path, required: true, "
+        f"schema: {{type: string}}, example: '{value}'}}]\n      responses: {{}}\n"
+    )
     with pytest.raises(SpecError, match="dot segment"):
         build_requests(doc)
 
 
 def test_header_with_line_break_is_rejected() -> None:
-    doc = minimal("  /x:\n    get:\n      parameters: [{name: X-A, in: header, required: true, "
-                  "schema: {type: string}, example: \"a\\r\\nInjected: 1\"}]\n      responses: {}\n")
+    doc = minimal(
+        "  /x:\n    get:\n      parameters: [{name: X-A, in: header, required: true, "
+        'schema: {type: string}, example: "a\\r\\nInjected: 1"}]\n      responses: {}\n'
+    )
     with pytest.raises(SpecError, match="printable ASCII"):
         build_requests(doc)
 
 
 def test_nul_value_is_rejected() -> None:
-    doc = minimal("  /x:\n    get:\n      parameters: [{name: q, in: query, required: true, "
-                  "schema: {type: string}, example: \"a\\0b\"}]\n      responses: {}\n")
+    doc = minimal(
+        "  /x:\n    get:\n      parameters: [{name: q, in: query, required: true, "
+        'schema: {type: string}, example: "a\\0b"}]\n      responses: {}\n'
+    )
     with pytest.raises(SpecError, match="NUL"):
         build_requests(doc)
 
 
 def test_credential_in_json_body_is_rejected() -> None:
-    doc = minimal("  /x:\n    post:\n      requestBody: {content: {application/json: {example: "
-                  "{api_secret: s3cr3t}}}}\n      responses: {}\n")
+    doc = minimal(
+        "  /x:\n    post:\n      requestBody: {content: {application/json: {example: "
+        "{api_secret: s3cr3t}}}}\n      responses: {}\n"
+    )
     with pytest.raises(SpecError, match="credential"):
         build_requests(doc)

@@ -80,7 +80,10 @@ def test_modified_template_with_raw_value_fails(tmp_path) -> None:
 def test_template_renders_version_header(key: str) -> None:
     language = LANGUAGES[key]
     code = render(REQUEST, language)
-    assert f"devportal-snippet template={key} v{language.version}" in code.splitlines()[1] + code.splitlines()[0]
+    assert (
+        f"devportal-snippet template={key} v{language.version}"
+        in code.splitlines()[1] + code.splitlines()[0]
+    )
 
 
 @pytest.mark.parametrize("key", sorted(LANGUAGES))

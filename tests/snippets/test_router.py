@@ -38,7 +38,10 @@ def reports_counted(lang: str) -> float:
 
 
 def test_get_snippet_returns_code(client: TestClient) -> None:
-    response = client.get("/v1/snippets", params={"spec": "vonage-verify", "operation": "verifyCheck", "lang": "python"})
+    response = client.get(
+        "/v1/snippets",
+        params={"spec": "vonage-verify", "operation": "verifyCheck", "lang": "python"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["operation"] == "verifyCheck"
@@ -48,8 +51,10 @@ def test_get_snippet_returns_code(client: TestClient) -> None:
 
 
 def test_get_twilio_snippet(client: TestClient) -> None:
-    response = client.get("/v1/snippets", params={"spec": "twilio-verify-v2", "operation": "CreateVerification",
-                                                  "lang": "curl"})
+    response = client.get(
+        "/v1/snippets",
+        params={"spec": "twilio-verify-v2", "operation": "CreateVerification", "lang": "curl"},
+    )
     assert response.status_code == 200
     assert "TWILIO_AUTH_TOKEN" in response.json()["code"]
 
@@ -63,15 +68,19 @@ def test_unknown_spec_is_404_problem(client: TestClient) -> None:
 
 
 def test_unknown_operation_is_404_problem(client: TestClient) -> None:
-    response = client.get("/v1/snippets", params={"spec": "vonage-verify", "operation": "nope", "lang": "go"})
+    response = client.get(
+        "/v1/snippets", params={"spec": "vonage-verify", "operation": "nope", "lang": "go"}
+    )
     assert response.status_code == 404
     assert response.json()["parameter"] == "operation"
     assert "verifyRequest" in response.json()["choices"]
 
 
 def test_unknown_lang_is_400_problem(client: TestClient) -> None:
-    response = client.get("/v1/snippets", params={"spec": "vonage-verify", "operation": "verifyCheck",
-                                                  "lang": "cobol"})
+    response = client.get(
+        "/v1/snippets",
+        params={"spec": "vonage-verify", "operation": "verifyCheck", "lang": "cobol"},
+    )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
     assert response.json()["parameter"] == "lang"
@@ -86,7 +95,12 @@ def test_missing_parameter_is_400_problem(client: TestClient) -> None:
 
 def test_report_is_stored_and_counted(client: TestClient, store: ReportStore) -> None:
     before = reports_counted("java")
-    report = {"operation": "verifyCheck", "lang": "java", "template_version": 1, "text": "won't compile\n$(id)"}
+    report = {
+        "operation": "verifyCheck",
+        "lang": "java",
+        "template_version": 1,
+        "text": "won't compile\n$(id)",
+    }
     response = client.post("/v1/snippets/reports", json=report)
     assert response.status_code == 202
     assert reports_counted("java") == before + 1
@@ -96,27 +110,49 @@ def test_report_is_stored_and_counted(client: TestClient, store: ReportStore) ->
 
 
 def test_report_with_unknown_lang_is_rejected(client: TestClient, store: ReportStore) -> None:
-    response = client.post("/v1/snippets/reports", json={"operation": "x", "lang": "free text label",
-                                                         "template_version": 1, "text": "t"})
+    response = client.post(
+        "/v1/snippets/reports",
+        json={"operation": "x", "lang": "free text label", "template_version": 1, "text": "t"},
+    )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
     assert store.all() == []
-    assert REGISTRY.get_sample_value("portal_snippet_reports_total", {"lang": "free text label"}) is None
+    assert (
+        REGISTRY.get_sample_value("portal_snippet_reports_total", {"lang": "free text label"})
+        is None
+    )
 
 
 @pytest.mark.parametrize(
     "change",
-    [{"text": ""}, {"text": "x" * 4001}, {"template_version": 0}, {"operation": "a\nb"}, {"extra": 1}],
+    [
+        {"text": ""},
+        {"text": "x" * 4001},
+        {"template_version": 0},
+        {"operation": "a\nb"},
+        {"extra": 1},
+    ],
 )
 def test_invalid_report_is_rejected(client: TestClient, change: dict) -> None:
-    report = {"operation": "verifyCheck", "lang": "go", "template_version": 1, "text": "bad", **change}
+    report = {
+        "operation": "verifyCheck",
+        "lang": "go",
+        "template_version": 1,
+        "text": "bad",
+        **change,
+    }
     response = client.post("/v1/snippets/reports", json=report)
     assert response.status_code == 400
 
 
 def test_report_store_is_bounded(client: TestClient, store: ReportStore) -> None:
     for number in range(5):
-        report = {"operation": "verifyCheck", "lang": "go", "template_version": 1, "text": f"report {number}"}
+        report = {
+            "operation": "verifyCheck",
+            "lang": "go",
+            "template_version": 1,
+            "text": f"report {number}",
+        }
         assert client.post("/v1/snippets/reports", json=report).status_code == 202
     texts = [record["text"] for record in store.all()]
     assert texts == ["report 2", "report 3", "report 4"]

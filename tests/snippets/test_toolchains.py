@@ -1,4 +1,4 @@
-"""Every snippet of every shared and hostile document parses or compiles with its language's own tools."""
+"""Every snippet of the shared and hostile documents parses or compiles with its own tools."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.snippets import toolchains
 from tests.snippets.conftest import ALL_SPECS, load_spec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def snippets_of(spec_id: str) -> tuple[Snippet, ...]:
     document, prefix = load_spec(spec_id)
     return tuple(build_snippets(document, env_prefix=prefix))

@@ -35,7 +35,9 @@ def require_tool(name: str) -> str:
     """Return the path of tool `name`, or fail (under CI) or skip the test if it is missing."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed; install the Debian package {TOOL_PACKAGES.get(name, name)}"
+        message = (
+            f"{name} is not installed; install the Debian package {TOOL_PACKAGES.get(name, name)}"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -108,8 +110,13 @@ def check_go(module_dir: Path) -> str:
     if result.returncode != 0 or result.stdout.strip():
         problems.append(f"gofmt -e -l:\n{result.stdout}{result.stderr}")
     (module_dir / "go.mod").write_text("module snippets\n\ngo 1.16\n", encoding="utf-8")
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GO111MODULE": "on",
-           "GOCACHE": os.environ.get("GOCACHE", str(Path.home() / ".cache" / "go-build"))}
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GO111MODULE": "on",
+        "GOCACHE": os.environ.get("GOCACHE", str(Path.home() / ".cache" / "go-build")),
+    }
     result = run([go, "vet", "./..."], cwd=module_dir, env=env)
     if result.returncode != 0:
         problems.append(f"go vet:\n{result.stdout}{result.stderr}")
@@ -119,14 +126,32 @@ def check_go(module_dir: Path) -> str:
 def check_java(files: list[Path], out_dir: Path) -> str:
     """Compile every file in one `javac` run; return the compiler's errors, if any."""
     javac = require_tool("javac")
-    result = run([javac, "-encoding", "US-ASCII", "-Xlint:all", "-Werror", "-d", str(out_dir),
-                  *map(str, files)])
+    result = run(
+        [
+            javac,
+            "-encoding",
+            "US-ASCII",
+            "-Xlint:all",
+            "-Werror",
+            "-d",
+            str(out_dir),
+            *map(str, files),
+        ]
+    )
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
 def check_csharp(files: list[Path], out_file: Path) -> str:
     """Compile every file in one Mono `mcs` run as a library; return the errors, if any."""
     mcs = require_tool("mcs")
-    result = run([mcs, "-target:library", "-warnaserror+", "-r:System.Net.Http",
-                  f"-out:{out_file}", *map(str, files)])
+    result = run(
+        [
+            mcs,
+            "-target:library",
+            "-warnaserror+",
+            "-r:System.Net.Http",
+            f"-out:{out_file}",
+            *map(str, files),
+        ]
+    )
     return "" if result.returncode == 0 else result.stdout + result.stderr
