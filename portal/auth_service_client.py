@@ -256,6 +256,9 @@ class AuthServiceClient:
 
     def _retry_after(self) -> int:
         """Return the seconds until the breaker lets a trial call through, at least 1."""
+        # aiobreaker's opens_at raises TypeError while the breaker has never opened.
+        if self.breaker.current_state == CircuitBreakerState.CLOSED:
+            return math.ceil(self._reset_seconds)
         opens_at = self.breaker.opens_at
         remaining = (opens_at - datetime.now()).total_seconds() if opens_at else self._reset_seconds
         return math.ceil(min(max(remaining, 1.0), self._reset_seconds))
