@@ -27,6 +27,7 @@ from api.problems import Problem
 from portal.auth_service_client import AuthServiceClient
 from portal.keys import revocations
 from portal.keys.format import KeyEnvironment, parse_secret
+from portal.keys.reveal import RevealVault
 from portal.keys.sessions import SESSION_COOKIE, SESSION_TOKEN_PREFIX, PortalUser, SessionStore
 from portal.settings import Settings
 
@@ -61,13 +62,14 @@ class KeyIdentity:
 
 @asynccontextmanager
 async def security_clients(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    """Create the auth-service client and session store on `app.state` for the app's lifetime.
+    """Create the auth-service client, session store, reveal vault and rate limiter on `app.state`.
 
     The auth-service is deliberately not a readiness probe: while it is down
     the API must still accept revocations and serve everything else.
     """
     app.state.auth_service = AuthServiceClient(settings)
     app.state.sessions = SessionStore(app.state.redis, settings.session_ttl_seconds)
+    app.state.reveal_vault = RevealVault(settings, app.state.redis)
     app.state.rate_limiter = MovingWindowRateLimiter(
         RedisStorage(
             "async+" + settings.redis_url,

@@ -43,7 +43,9 @@ class Registration:
 
 def all_workflows() -> Sequence[type]:
     """Return every workflow class of the portal, for the replayer and tests."""
-    return [StackCheckWorkflow]
+    from workflows.key_revocation import KeyRevocationWorkflow
+
+    return [StackCheckWorkflow, KeyRevocationWorkflow]
 
 
 async def build_registrations(ctx: WorkerContext) -> list[Registration]:
@@ -54,4 +56,7 @@ async def build_registrations(ctx: WorkerContext) -> list[Registration]:
         workflows=[StackCheckWorkflow],
         activities=[redis_activities.ping_redis],
     )
-    return [ops]
+    from workers.keys import keys_registration
+
+    keys = await keys_registration(ctx)
+    return [ops, keys]

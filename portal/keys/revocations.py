@@ -12,14 +12,22 @@ of that step, and the key list also asks Temporal's visibility store.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.service import RPCError
 
 from portal.errors import DependencyUnavailableError
+from portal.settings import Settings
+from portal.temporal import SA_KEY_ID, SA_TENANT, TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +36,8 @@ _MARKER = "portal:keys:revocation-pending:{key_id}"
 _TENANT_SET = "portal:keys:revocation-pending-by-tenant:{tenant_id}"
 # Running revocations of one tenant that the key list reads from visibility.
 VISIBILITY_LIST_LIMIT = 1000
+# Temporal must accept the start quickly, or the API answers 503.
+START_TIMEOUT = timedelta(seconds=3)
 
 
 def revocation_workflow_id(key_id: str) -> str:
@@ -114,3 +124,54 @@ async def pending_in_temporal(client: Client, tenant_id: str) -> set[str]:
     except (RPCError, RuntimeError) as exc:
         raise DependencyUnavailableError("temporal", 5, f"visibility: {exc}") from exc
     return key_ids
+
+
+async def start_revocation(
+    client: Client,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    key_id: str,
+    requested_by: str,
+    requested_at: datetime,
+) -> str:
+    """Start the key's `KeyRevocationWorkflow`, or join the one already running; return its id.
+
+    Raises:
+        DependencyUnavailableError: Temporal cannot accept the start, so nothing was queued.
+    """
+    from workflows.key_revocation import KeyRevocationInput, KeyRevocationWorkflow
+
+    workflow_id = revocation_workflow_id(key_id)
+    try:
+        await client.start_workflow(
+            KeyRevocationWorkflow.run,
+            KeyRevocationInput(
+                key_id=key_id,
+                tenant_id=tenant_id,
+                requested_by=requested_by,
+                requested_at=requested_at,
+                initial_backoff_seconds=settings.revocation_initial_backoff_seconds,
+                max_backoff_seconds=settings.revocation_max_backoff_seconds,
+            ),
+            id=workflow_id,
+            task_queue=TaskQueue.KEYS,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(SA_KEY_ID, key_id), SearchAttributePair(SA_TENANT, tenant_id)]
+            ),
+            static_summary=f"Revoke API key {key_id} of tenant {tenant_id}",
+            static_details=(
+                f"Requested by portal user {requested_by} at {requested_at.isoformat()}. "
+                "Retries the auth-service with capped exponential backoff until it lands."
+            ),
+            rpc_timeout=START_TIMEOUT,
+        )
+    except (RPCError, RuntimeError) as exc:
+        log.warning("revocation not started key_id=%s error=%r", key_id, exc)
+        raise DependencyUnavailableError(
+            "temporal", 5, f"could not queue the revocation: {exc}"
+        ) from exc
+    log.info("revocation workflow started workflow_id=%s tenant=%s", workflow_id, tenant_id)
+    return workflow_id
