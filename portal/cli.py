@@ -8,6 +8,7 @@ import sys
 import typer
 
 from portal.logging import configure_logging
+from portal.ops.cli import app as ops_app
 from portal.settings import Settings, SettingsError, load_settings
 from portal.snippets.cli import snippets_app
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(snippets_app, name="snippets")
+app.add_typer(ops_app, name="ops")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -77,6 +79,22 @@ def api(
 
     settings = _settings(api_port=port)
     uvicorn.run("api.main:app", host=settings.host, port=settings.api_port, log_level="info")
+
+
+@app.command("codec-server")
+def codec_server(
+    port: int = typer.Option(None, help="Port to listen on (default: PORTAL_CODEC_PORT)."),
+) -> None:
+    """Serve Temporal's remote codec endpoints, so the Temporal UI and CLI show plaintext."""
+    from portal.codec_server import CodecServerConfigError, run_codec_server
+
+    settings = _settings(codec_port=port)
+    configure_logging(settings.log_level, service="codec-server")
+    try:
+        run_codec_server(settings)
+    except CodecServerConfigError as exc:
+        typer.echo(f"invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

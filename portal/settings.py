@@ -198,6 +198,73 @@ class Settings(BaseSettings):
         10000, ge=100, le=1000000, description="Audit events kept per tenant in Redis."
     )
 
+    # Payload encryption, codec server and on-call tools (portal/codec.py, portal/ops)
+    payload_kms_key_alias: str = Field(
+        "alias/portal-temporal-payloads",
+        pattern=r"^alias/[A-Za-z0-9/_-]+$",
+        description="KMS key alias whose data keys encrypt Temporal payloads; created on first "
+        "use when PORTAL_AWS_ENDPOINT_URL is set (moto), required to exist on real AWS.",
+    )
+    payload_data_key_max_age_seconds: int = Field(
+        86400,
+        ge=60,
+        le=2592000,
+        description="Seconds a process encrypts with one data key before it asks KMS for a "
+        "new one.",
+    )
+    payload_data_key_max_uses: int = Field(
+        1000000,
+        ge=1,
+        le=2**31,
+        description="Payloads a process encrypts with one data key before it asks KMS for a new "
+        "one; AES-GCM with random 96-bit nonces must stay far below 2^32 uses per key.",
+    )
+    payload_kms_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="Connect and read timeout of each KMS call, in seconds."
+    )
+    codec_port: int = Field(
+        8081, ge=1, le=65535, description="Port of the codec server (`portal codec-server`)."
+    )
+    codec_auth_token: SecretStr | None = Field(
+        None,
+        description="Shared secret that callers of the codec server send as `Authorization: "
+        "Bearer TOKEN`, at least 24 characters; `portal up` generates one in "
+        "<state dir>/codec-token when unset, and the codec server does not start without one.",
+    )
+    codec_cors_origins: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s,]+(,\s*https?://[^/\s,]+)*$",
+        description="Comma-separated browser origins allowed to call the codec server (the "
+        "Temporal UI); unset means http://TEMPORAL_HOST:TEMPORAL_UI_PORT and its localhost form.",
+    )
+    codec_public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description="URL at which browsers reach the codec server, without a trailing slash; "
+        "unset means http://HOST:CODEC_PORT.",
+    )
+    ops_stuck_after_seconds: int = Field(
+        1800,
+        ge=60,
+        le=604800,
+        description="Seconds a running workflow must have run before `portal ops failed` checks "
+        "it for retrying activities and failing workflow tasks.",
+    )
+    ops_stuck_activity_attempts: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="Attempts of a pending activity from which `portal ops failed` lists its "
+        "workflow as stuck.",
+    )
+    ops_max_runtime_seconds: int = Field(
+        259200,
+        ge=300,
+        le=31536000,
+        description="Seconds after which `portal ops failed` lists a workflow that is still "
+        "running as stuck.",
+    )
+
     @property
     def temporal_host(self) -> str:
         """Host part of `temporal_address`."""

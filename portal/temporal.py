@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from enum import StrEnum
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from portal.codec import build_codec
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,14 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 def build_data_converter(settings: Settings) -> DataConverter:
     """Build the converter every client, worker and replayer of the portal must share.
 
-    Pydantic models travel as JSON.
+    Pydantic models travel as JSON, encrypted by the KMS payload codec
+    (`portal.codec`); failure messages and stack traces are encrypted too.
     """
-    del settings  # Reserved for the payload codec, which needs the KMS settings.
-    return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=build_codec(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def build_runtime(sdk_metrics_bind: str | None) -> Runtime | None:
