@@ -44,7 +44,7 @@ ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def is_credential_name(name: str, schema: Any = None) -> bool:
-    """Return True if a parameter or property called `name` holds a credential.
+    """Return True if a parameter or property called `name` contains a credential.
 
     Args:
         name: The parameter or property name.
@@ -110,7 +110,7 @@ def operation_security(document: Document, operation: dict[str, Any]) -> list[st
 
 
 class ApiKeyLocation:
-    """Where an API key scheme puts its credential (`in` and `name`), and its variable."""
+    """Location (`in`), parameter name and environment variable of an API key scheme."""
 
     def __init__(self, location: str, name: str, env: EnvVar) -> None:
         self.location = location

@@ -1,11 +1,11 @@
 """String-literal escaping for each snippet language and for the POSIX shell.
 
 Every function returns source text that the target language evaluates to
-exactly the input string. Characters that are invisible or that can change
-how the surrounding code is displayed (control characters, bidirectional
-marks and right-to-left letters, combining marks, non-ASCII spaces, line and
-paragraph separators) are always written as escapes, so a reader sees what
-the snippet sends and no value can hide code (the "Trojan Source" attack).
+exactly the input string. Some characters are invisible or change how the
+code around them is displayed: control characters, bidirectional marks,
+right-to-left letters, combining marks, non-ASCII spaces and line or
+paragraph separators. They are always written as escapes, so a reader sees
+what the snippet sends and no value can hide code (the "Trojan Source" attack).
 """
 
 from __future__ import annotations

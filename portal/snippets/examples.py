@@ -267,8 +267,11 @@ def _bounds(schema: dict[str, Any]) -> tuple[float | None, float | None, bool, b
 def _integer(schema: dict[str, Any]) -> int:
 
     low, high, low_open, high_open = _bounds(schema)
-    lowest = None if low is None else (math.floor(low) + 1 if low_open else math.ceil(low))
-    highest = None if high is None else (math.ceil(high) - 1 if high_open else math.floor(high))
+    lowest = highest = None
+    if low is not None:
+        lowest = math.floor(low) + 1 if low_open else math.ceil(low)
+    if high is not None:
+        highest = math.ceil(high) - 1 if high_open else math.floor(high)
     value = 1
     if lowest is not None and value < lowest:
         value = lowest
@@ -326,8 +329,8 @@ def string_for_pattern(pattern: str) -> str | None:
     """Return a short string that `pattern` matches, or None if none is found.
 
     The regex is walked node by node, taking the first choice of every class
-    and alternation and the minimum count of every repeat; the result is then
-    checked with `re.search`, as OpenAPI patterns are unanchored ECMA regexes.
+    and alternation and the minimum count of every repeat. The result is then
+    checked with `re.search`, because OpenAPI patterns are unanchored ECMA regexes.
     """
     try:
         parsed = sre_parse.parse(pattern)

@@ -1,9 +1,9 @@
 """Security linter run over every rendered snippet.
 
-Rules: credentials come from environment variables and never appear in the
-code; requests go to https URLs only; TLS certificate and host name checks are
-never turned off; no `eval`, no process spawning and no string-built shell
-commands. Pattern rules look at the code with string literals and comments
+Credentials come from environment variables and never appear in the code.
+Requests go to https URLs only. TLS certificate and host name checks are never
+turned off. No snippet uses `eval`, spawns a process or builds a shell command
+from strings. Pattern rules look at the code with string literals and comments
 blanked out, so a hostile value inside a literal cannot trigger (or hide) a
 finding.
 """

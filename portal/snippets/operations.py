@@ -48,7 +48,7 @@ CLIENT_HEADERS = frozenset(
         "proxy-connection",
     }
 )
-# OpenAPI says header parameters with these names are ignored.
+# OpenAPI ignores header parameters with these names.
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -219,7 +219,7 @@ class _OperationBuilder:
                 return media["example"]
         return self.builder.from_schema(self._schema(parameter), where)
 
-    def _wanted(self, parameter: dict[str, Any]) -> bool:
+    def _is_sent(self, parameter: dict[str, Any]) -> bool:
         # A sample sends what it must and what the document shows an example for.
         if parameter.get("required") is True or parameter.get("in") == "path":
             return True
@@ -316,7 +316,7 @@ class _OperationBuilder:
     def _query(self, parameters: list[dict[str, Any]], api_keys: list[ApiKeyLocation]) -> list:
         query: list[tuple[str, Value]] = []
         for parameter in parameters:
-            if parameter.get("in") != "query" or not self._wanted(parameter):
+            if parameter.get("in") != "query" or not self._is_sent(parameter):
                 continue
             name = parameter["name"]
             where = f"{self.where} query parameter {name}"
@@ -340,7 +340,7 @@ class _OperationBuilder:
             name = parameter["name"]
             if parameter.get("in") != "header" or name.lower() in IGNORED_HEADERS:
                 continue
-            if not self._wanted(parameter):
+            if not self._is_sent(parameter):
                 continue
             where = f"{self.where} header {name}"
             self._check_header_name(name, where)
@@ -469,8 +469,8 @@ class _OperationBuilder:
                     # TODO: credentials in JSON bodies need JSON built at run time in
                     # each language; such operations are rejected for now.
                     raise SpecError(
-                        f"{where}: property {key!r} holds a credential; credentials in JSON bodies "
-                        "are not supported because snippets read them from the environment"
+                        f"{where}: property {key!r} is a credential, and credentials in JSON "
+                        "bodies are not supported because snippets read them from the environment"
                     )
                 self._check_json(item, f"{where}.{key}")
         elif isinstance(value, list):
@@ -533,7 +533,7 @@ class _OperationBuilder:
                 )
             fields: list[tuple[str, Value]] = []
             for parameter in form_parameters:
-                if not self._wanted(parameter):
+                if not self._is_sent(parameter):
                     continue
                 name = parameter["name"]
                 where = f"{self.where} form field {name}"

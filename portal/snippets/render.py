@@ -50,10 +50,10 @@ def _require_escaped(context: Context, value: Any) -> Any:
     language = context.get("escaper")
     if isinstance(value, Escaped) and value.language == language:
         return value
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    preview = repr(value)
+    preview = preview if len(preview) <= 60 else preview[:57] + "..."
     raise UnescapedValueError(
-        f"template {context.name}: {{{{ ... }}}} printed {shown} without a {language}_* escaping "
+        f"template {context.name}: {{{{ ... }}}} printed {preview} without a {language}_* escaping "
         "filter; end every expression with the template language's escaping filter"
     )
 
@@ -125,7 +125,8 @@ def _env_filter(language: str) -> Callable[[Any], Escaped]:
     return apply
 
 
-# How a snippet reads an environment variable; each template defines the helper it names.
+# Code that reads an environment variable in each language.
+# Each template defines the helper it calls.
 ENV_ACCESS = {
     "py": "os.environ[{name}]",
     "js": "env({name})",

@@ -75,8 +75,8 @@ def _swagger_urls(document: Document, operation: dict[str, Any], where: str) -> 
             f"{where}: Swagger 2.0 document has no `host`: the snippet needs an absolute URL"
         )
     base_path = document.root.get("basePath") or "/"
-    # NOTE: Swagger 2.0 says a missing `schemes` means "the scheme the document was
-    # fetched with"; a document read from disk has none, so https is assumed.
+    # NOTE: Swagger 2.0 defines a missing `schemes` as the scheme the document was
+    # fetched with. A document read from disk has none, so https is assumed.
     schemes = operation.get("schemes") or document.root.get("schemes") or ["https"]
     return [f"{scheme}://{host}{base_path}" for scheme in schemes]
 

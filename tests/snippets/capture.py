@@ -1,8 +1,8 @@
 """An HTTPS server on 127.0.0.1 that records every request byte for byte.
 
-Its certificate comes from a throwaway CA generated with `cryptography` when
-the server starts; clients trust it through `SSL_CERT_FILE`, `CURL_CA_BUNDLE`
-and `NODE_EXTRA_CA_CERTS`, never through a change to the snippet.
+Its certificate comes from a throwaway CA that `cryptography` generates at
+test time. Clients trust it through `SSL_CERT_FILE`, `CURL_CA_BUNDLE` and
+`NODE_EXTRA_CA_CERTS`, never through a change to the snippet.
 """
 
 from __future__ import annotations

@@ -142,6 +142,8 @@ def assert_request(
             expected_form = sorted(expected_form, key=lambda pair: pair[0])
         assert decode_form(captured.body) == expected_form, where
     elif isinstance(request.body, JsonBody):
+        # Python and JavaScript serialize the body themselves and may write a float
+        # differently (1e-07 against 1e-7), so bytes are compared only without floats.
         assert same_json(json.loads(captured.body), request.body.value), where
         if not has_float(request.body.value):
             assert captured.body == request.body.text.encode("utf-8"), where
@@ -210,6 +212,8 @@ def test_snippet_sends_intended_request(
         assert_request(by_key[key], request, base_path, sorted_pairs=False)
 
 
+# TODO: Java and C# snippets are compiled but not yet run against the capture server
+# (Java needs a PKCS12 trust store made with keytool, Mono its own certificate store).
 def test_go_snippets_send_intended_request(
     capture_server: CaptureServer, tls_files: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
