@@ -136,3 +136,33 @@ async def sign_in(http: httpx.AsyncClient, user: SeededUser) -> SignedIn:
     )
     assert response.status_code == 200, response.text
     return SignedIn(user=user, token=response.json()["token"])
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Return `PORTAL_*` variables that make a child process load exactly `settings`."""
+    env: dict[str, str] = {}
+    for name, value in settings:
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"PORTAL_{name.upper()}"] = str(value)
+    return env
+
+
+def start_worker(settings: Settings, workdir: Path) -> ManagedProcess:
+    """Start `python -m workers` for `settings` as a process tests can SIGKILL and start again.
+
+    Ready once its metrics endpoint answers, which happens before it polls.
+    """
+    import sys
+
+    port = settings.worker_metrics_port
+    return ManagedProcess(
+        "worker",
+        [sys.executable, "-m", "workers"],
+        workdir,
+        ready=lambda: port_open(port),
+        env=settings_environment(settings),
+        startup_timeout=60.0,
+    ).start()
