@@ -1,4 +1,5 @@
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from api.problems import PROBLEM_MEDIA_TYPE
 from portal.keys.format import parse_secret
 from portal.keys.sessions import session_digest
 from tests.harness.keys import seed_user, sign_in
+from tests.keys.leaks import find_leaks
 from workflows.key_revocation import KeyRevocationWorkflow
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -229,3 +231,34 @@ async def test_list_shows_pending_then_revoked(
     await temporal_client.get_workflow_handle(f"revoke-key-{gone}").result()
     final = await statuses()
     assert final == {kept: "active", gone: "revoked"}
+
+
+async def test_no_secret_in_logs_redis_or_history(
+    api_client, portal_settings, portal_worker, temporal_client, redis_server, auth_service, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    user = await seed_user(portal_settings)
+    session = await sign_in(api_client, user)
+    secrets = []
+    for body in (TEST_KEY, LIVE_KEY):
+        key_id, secret = await create_and_reveal(api_client, session, body)
+        secrets.append(secret)
+        assert (
+            await api_client.get("/v1/keys/current", headers={"Authorization": f"Bearer {secret}"})
+        ).status_code == 200
+        await api_client.delete(f"/v1/keys/{key_id}", headers=session.headers)
+        handle = temporal_client.get_workflow_handle_for(
+            KeyRevocationWorkflow.run, f"revoke-key-{key_id}"
+        )
+        assert (await handle.result()).outcome == "revoked"
+
+    leaks = await find_leaks(
+        secrets,
+        redis_url=redis_server.url,
+        temporal=temporal_client,
+        history_query=(
+            f"WorkflowType = 'KeyRevocationWorkflow' AND PortalTenant = '{user.tenant_id}'"
+        ),
+        logs={"test process": caplog.text, "auth-service": auth_service.log_text()},
+    )
+    assert leaks == []
