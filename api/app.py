@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import audit, auth, health, keys
+from api.routers import audit, auth, docs, health, keys
 from api.security import security_clients
 from api.web import install_web
 from portal import temporal
@@ -59,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
+    app.include_router(docs.router)
     return app

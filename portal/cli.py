@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from portal.docs_cli import app as docs_app
 from portal.logging import configure_logging
 from portal.ops.cli import app as ops_app
 from portal.settings import Settings, SettingsError, load_settings
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(snippets_app, name="snippets")
 app.add_typer(ops_app, name="ops")
+app.add_typer(docs_app, name="docs")
 
 
 def _settings(**overrides: object) -> Settings:

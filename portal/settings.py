@@ -91,6 +91,98 @@ class Settings(BaseSettings):
         6082, ge=1, le=65535, description="Port of the local Varnish management interface."
     )
 
+    # Docs releases behind the CDN (portal/docs_site, workflows/docs_*.py)
+    docs_bucket: str = Field(
+        "devportal-docs",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3 bucket of the docs origin: releases under `releases/<id>/` and the "
+        "`current.json` pointer.",
+    )
+    docs_spec_dir: Path = Field(
+        Path("../shared/specs"),
+        description="Folder of the OpenAPI documents (`.json`, `.yaml`, `.yml`) that a release "
+        "publishes; API and CLI requests name files in it.",
+    )
+    docs_site: str = Field(
+        "developer-docs",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,40}$",
+        description="Name of the docs site in metric labels and alert messages.",
+    )
+    docs_edge_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="Base URL readers fetch the docs from through the CDN; unset means the "
+        "local Varnish edge at http://<host>:<varnish port>.",
+    )
+    docs_cdn_providers: str = Field(
+        "varnish,cloudfront",
+        pattern=r"^(varnish|cloudfront)(,(varnish|cloudfront))?$",
+        description="CDNs a release purges, comma-separated: `varnish` (surrogate-key purge) "
+        "and/or `cloudfront` (CreateInvalidation).",
+    )
+    docs_cloudfront_distribution_id: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9]{6,32}$",
+        description="CloudFront distribution in front of the docs bucket; unset means the one "
+        "`portal docs bootstrap` creates on the local AWS endpoint (moto).",
+    )
+    docs_html_max_age_seconds: int = Field(
+        300,
+        ge=0,
+        le=86400,
+        description="Cache-Control max-age of HTML pages, the manifest and the release pointer.",
+    )
+    docs_asset_max_age_seconds: int = Field(
+        31536000,
+        ge=3600,
+        le=31536000,
+        description="Cache-Control max-age of content-hashed assets (immutable).",
+    )
+    docs_upload_batch_size: int = Field(
+        4, ge=1, le=500, description="Files each upload activity puts to the S3 origin."
+    )
+    docs_upload_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="Pause before each file upload, in seconds; only tests set it, to kill a "
+        "worker mid-upload.",
+    )
+    docs_verify_sample_pages: int = Field(
+        4, ge=1, le=100, description="Pages fetched through the edge to compare with the origin."
+    )
+    docs_purge_rounds: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="Purge-and-verify rounds a release tries before it reports the edge stale.",
+    )
+    docs_purge_backoff_seconds: float = Field(
+        2.0, gt=0, le=600, description="Wait before the second purge round; doubles each round."
+    )
+    docs_stale_recheck_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="Seconds between edge checks of a release whose edge is stale.",
+    )
+    docs_freshness_interval_seconds: int = Field(
+        60,
+        ge=10,
+        le=3600,
+        description="Interval of the schedule that compares the edge's manifest hash with "
+        "the origin's.",
+    )
+    docs_renderer: Path | None = Field(
+        None,
+        description="Redocly CLI executable that renders the reference pages; unset means "
+        "node/node_modules/.bin/redocly in the repository.",
+    )
+    docs_build_dir: Path | None = Field(
+        None,
+        description="Folder of built sites before upload; unset means <state dir>/docs/builds.",
+    )
+
     # Local stand-ins for other teams' services
     auth_service_address: str = Field(
         "127.0.0.1:50051",

@@ -143,6 +143,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
         "PORTAL_AWS_ENDPOINT_URL": settings.aws_endpoint_url or moto_url,
         "PORTAL_AWS_REGION": settings.aws_region,
         "PORTAL_VARNISH_PORT": str(settings.varnish_port),
+        "PORTAL_DOCS_BUCKET": settings.docs_bucket,
+        "PORTAL_DOCS_SPEC_DIR": str(settings.docs_spec_dir),
+        "PORTAL_DOCS_CDN_PROVIDERS": settings.docs_cdn_providers,
         "PORTAL_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
         "PORTAL_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
         "PORTAL_AUTH_SERVICE_ADDRESS": settings.auth_service_address,
@@ -176,9 +179,15 @@ def render_vcl(settings: Settings) -> Path:
     """Write the Varnish configuration for this stack into the state directory."""
     target = settings.state_dir / "varnish" / "default.vcl"
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = VCL_TEMPLATE.read_text()
-    text = text.replace("{{ORIGIN_HOST}}", settings.host).replace(
-        "{{ORIGIN_PORT}}", str(settings.moto_port)
+    from portal.docs_site.edge import vcl_source
+
+    # Purges come from the worker, which runs on this host.
+    text = vcl_source(
+        template=VCL_TEMPLATE,
+        origin_host=settings.host,
+        origin_port=settings.moto_port,
+        bucket=settings.docs_bucket,
+        purger_address=settings.host,
     )
     target.write_text(text)
     return target

@@ -45,7 +45,9 @@ def all_workflows() -> Sequence[type]:
     """Return every workflow class of the portal, for the replayer and tests."""
     from workflows.key_revocation import KeyRevocationWorkflow
 
-    return [StackCheckWorkflow, KeyRevocationWorkflow]
+    from workers.docs import DOCS_WORKFLOWS
+
+    return [StackCheckWorkflow, KeyRevocationWorkflow, *DOCS_WORKFLOWS]
 
 
 async def build_registrations(ctx: WorkerContext) -> list[Registration]:
@@ -59,4 +61,7 @@ async def build_registrations(ctx: WorkerContext) -> list[Registration]:
     from workers.keys import keys_registration
 
     keys = await keys_registration(ctx)
-    return [ops, keys]
+    from workers.docs import build_docs_registration
+
+    docs = await build_docs_registration(ctx)
+    return [ops, keys, docs]
