@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import audit, auth, docs, health, keys
+from api.routers import audit, auth, docs, health, keys, verify
 from api.security import security_clients
 from api.web import install_web
 from portal import temporal
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(app.state.redis.aclose)
 
             await stack.enter_async_context(security_clients(app, settings))
+            await stack.enter_async_context(verify.verify_clients(app, settings))
 
             log.info(
                 "API started port=%d temporal=%s", settings.api_port, settings.temporal_address
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(docs.router)
+    app.include_router(verify.router)
     return app

@@ -129,6 +129,26 @@ def settings(
         typer.echo(f"PORTAL_{name.upper()}={value}")
 
 
+@app.command("redis-acl")
+def redis_acl() -> None:
+    """Print the Redis ACL file for PORTAL_REDIS_URL's and PORTAL_REDIS_ADMIN_URL's users.
+
+    Production Redis loads this file (`--aclfile`); passwords appear only as
+    SHA-256 hashes.
+    """
+    from portal.verify.redis_acl import render_acl_file
+
+    current = _settings()
+    if not current.redis_admin_url:
+        typer.echo("PORTAL_REDIS_ADMIN_URL is unset: set it to the admin user's URL.", err=True)
+        raise typer.Exit(2)
+    try:
+        typer.echo(render_acl_file(current.redis_url, current.redis_admin_url), nl=False)
+    except ValueError as exc:
+        typer.echo(f"invalid Redis URLs: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     """Entry point used by `python -m portal`."""
     app(prog_name="portal")

@@ -290,6 +290,87 @@ class Settings(BaseSettings):
         10000, ge=100, le=1000000, description="Audit events kept per tenant in Redis."
     )
 
+    # Verify (one-time codes over WhatsApp, SMS and Voice)
+    redis_admin_url: str | None = Field(
+        None,
+        pattern=r"^rediss?://",
+        description="Redis URL of an admin ACL user that may read `ACL LOG` and `CLIENT LIST`; "
+        "unset disables the Redis ACL-log job.",
+    )
+    dispatch_admin_port: int = Field(
+        50062,
+        ge=1,
+        le=65535,
+        description="Port of the local dispatch server's HTTP control plane (faults, inboxes).",
+    )
+    verify_session_ttl_seconds: int = Field(
+        600, ge=60, le=3600, description="Lifetime of a Verify session in seconds."
+    )
+    verify_max_attempts: int = Field(
+        5, ge=1, le=20, description="Code checks allowed per Verify session, across all channels."
+    )
+    verify_kms_key_alias: str = Field(
+        "alias/devportal-verify",
+        pattern=r"^alias/[A-Za-z0-9/_-]+$",
+        description="KMS key alias whose data keys are the code pepper and the phone-number key.",
+    )
+    verify_pepper_rotation_seconds: int = Field(
+        86400,
+        ge=60,
+        le=30 * 86400,
+        description="Interval of the schedule that rotates the code pepper, in seconds.",
+    )
+    verify_cap_tenant_sessions: str = Field(
+        "300 per minute",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Verify sessions a tenant may start, as `N per [M] second|minute|hour|day`.",
+    )
+    verify_cap_tenant_dispatches: str = Field(
+        "600 per minute",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Code messages a tenant's sessions may send, across all channels.",
+    )
+    verify_cap_recipient_sessions: str = Field(
+        "5 per 10 minutes",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Verify sessions per phone number (E.164), across all tenants.",
+    )
+    verify_cap_recipient_dispatches: str = Field(
+        "10 per hour",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Code messages per phone number (E.164), across all channels and tenants.",
+    )
+    verify_cap_global_dispatches: str = Field(
+        "50 per second",
+        pattern=RATE_LIMIT_PATTERN,
+        description="Budget of all portal messages to dispatch, so the portal cannot flood the "
+        "data plane.",
+    )
+    verify_breaker_window_seconds: int = Field(
+        60, ge=5, le=600, description="Window over which a channel breaker counts failures."
+    )
+    verify_breaker_min_calls: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Sends a channel needs within the window before its breaker may open.",
+    )
+    verify_breaker_failure_ratio: float = Field(
+        0.5, gt=0, le=1, description="Share of failed sends in the window that opens a breaker."
+    )
+    verify_breaker_open_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Seconds a channel breaker stays open before one probe send may try again.",
+    )
+    verify_delivery_poll_seconds: float = Field(
+        1.0, ge=0.1, le=30, description="Seconds between reads of a sent code's delivery status."
+    )
+    verify_acl_log_interval_seconds: float = Field(
+        15.0, ge=1, le=600, description="Seconds between reads of the Redis ACL log."
+    )
+
     # Payload encryption, codec server and on-call tools (portal/codec.py, portal/ops)
     payload_kms_key_alias: str = Field(
         "alias/portal-temporal-payloads",

