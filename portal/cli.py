@@ -8,6 +8,7 @@ import sys
 import typer
 
 from portal.docs_cli import app as docs_app
+from portal.keys.cli import users_app
 from portal.logging import configure_logging
 from portal.ops.cli import app as ops_app
 from portal.settings import Settings, SettingsError, load_settings
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(snippets_app, name="snippets")
+app.add_typer(users_app, name="users")
 app.add_typer(ops_app, name="ops")
 app.add_typer(docs_app, name="docs")
 

@@ -15,6 +15,7 @@ import httpx
 from temporalio.client import Client
 
 from portal import temporal
+from portal.keys.demo import api_keys_demo
 from portal.settings import Settings
 
 
@@ -64,6 +65,7 @@ async def _stack_check(ctx: DemoContext) -> None:
 
 STEPS: list[DemoStep] = [
     DemoStep("Stack check: API ready, a workflow round trip through the worker", _stack_check),
+    DemoStep("API keys: sign in, create, reveal once, revoke durably", api_keys_demo),
 ]
 
 
