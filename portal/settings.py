@@ -323,7 +323,8 @@ class Settings(BaseSettings):
     verify_cap_tenant_sessions: str = Field(
         "300 per minute",
         pattern=RATE_LIMIT_PATTERN,
-        description="Verify sessions a tenant may start, as `N per [M] second|minute|hour|day`.",
+        description="Verify sessions a tenant may start, as `N per [M] UNIT` with UNIT one of "
+        "second, minute, hour or day.",
     )
     verify_cap_tenant_dispatches: str = Field(
         "600 per minute",

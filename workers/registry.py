@@ -44,9 +44,8 @@ class Registration:
 def all_workflows() -> Sequence[type]:
     """Return every workflow class of the portal, for the replayer and tests."""
     from portal.verify.worker import VERIFY_WORKFLOWS
-    from workflows.key_revocation import KeyRevocationWorkflow
-
     from workers.docs import DOCS_WORKFLOWS
+    from workflows.key_revocation import KeyRevocationWorkflow
 
     return [StackCheckWorkflow, KeyRevocationWorkflow, *DOCS_WORKFLOWS, *VERIFY_WORKFLOWS]
 
