@@ -15,8 +15,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from api.routers.keys import KEY_ID_PATTERN
 from api.web.csrf import csrf_token_for, set_csrf_cookie
 from api.web.metrics import PAGE_VIEWS
+from portal.keys.scopes import SCOPE_DESCRIPTIONS, KeyScope
 from portal.settings import Settings
 
 TEMPLATES_DIR = FilePath(__file__).resolve().parent / "templates"
@@ -24,7 +26,6 @@ STATIC_DIR = FilePath(__file__).resolve().parent / "static"
 HOME_PATH = "/portal/keys"
 # Where sign-in may send the user back to: a portal page, never another site.
 NEXT_PATH_PATTERN = re.compile(r"^/portal/[A-Za-z0-9_\-/]*$")
-KEY_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
@@ -91,7 +92,8 @@ async def sign_in_page(
 @router.get("/keys")
 async def keys_page(request: Request) -> HTMLResponse:
     """Render the tenant's API keys with create, reveal and revoke."""
-    return render_page(request, "keys", "keys.html")
+    scopes = [(scope.value, SCOPE_DESCRIPTIONS[scope]) for scope in KeyScope]
+    return render_page(request, "keys", "keys.html", scopes=scopes)
 
 
 @router.get("/keys/{key_id}/reveal")

@@ -9,10 +9,13 @@ assert the pages stay on their own origin and run clean under the CSP.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from playwright.async_api import expect
 
 from tests.harness.keys import SeededUser
 
@@ -29,6 +32,8 @@ CHROMIUM_ARGS = [
 ]
 # Playwright's own waits; pages should react well within this.
 DEFAULT_TIMEOUT_MS = 15_000
+# How soon a page must say that a dependency is down.
+OUTAGE_BANNER_SECONDS = 2.0
 
 
 @dataclass
@@ -127,3 +132,20 @@ async def sign_in(session: BrowserSession, user: SeededUser, next_path: str = ""
     await page.get_by_label("6-digit authenticator code").fill(await user.totp_code())
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"**{next_path or '/portal/keys'}")
+
+
+async def click_expecting_outage(page: Any, button_name: str, dependency: str) -> Any:
+    """Click `button_name` and check the banner names `dependency` as unavailable within 2 s.
+
+    Returns the banner's locator, for checking its Retry button.
+    """
+    started = time.monotonic()
+    await page.get_by_role("button", name=button_name).click()
+    banner = page.locator("#portal-banner")
+    await expect(banner).to_contain_text(
+        re.compile(rf"{re.escape(dependency)} unavailable, retry in \d+ seconds"),
+        timeout=OUTAGE_BANNER_SECONDS * 1000,
+    )
+    assert time.monotonic() - started < OUTAGE_BANNER_SECONDS
+    await expect(banner).to_have_attribute("aria-live", "assertive")
+    return banner

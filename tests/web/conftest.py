@@ -97,12 +97,54 @@ def web_settings(
             "worker_metrics_port": free_port(),
             "worker_sdk_metrics_port": free_port(),
             "web_poll_seconds": 0.5,
+            # Short, so a browser test can see the step-up prompt without a long wait.
+            "mfa_max_age_seconds": 10,
         }
     )
 
 
 def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=1.0).status_code < 500
+
+
+def stack_environment(settings: Settings) -> dict[str, str]:
+    """Environment of the stack's processes: what `portal up` passes, plus the tests' tuning."""
+    return {
+        **child_environment(settings),
+        # The API's breaker closes again soon after a test restarts the auth-service.
+        "PORTAL_AUTH_SERVICE_BREAKER_RESET_SECONDS": "2",
+    }
+
+
+class AuthServiceOutage:
+    """Stops the stack's auth-service and, on exit, restarts it and waits until the API sees it."""
+
+    def __init__(self, server: ManagedProcess, base_url: str) -> None:
+        self.server = server
+        self.base_url = base_url
+
+    def stop(self) -> None:
+        """Stop the auth-service now."""
+        self.server.stop()
+
+    async def restore(self) -> None:
+        """Start the auth-service and wait until the API's calls to it succeed again."""
+        if not self.server.running:
+            self.server.start()
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=5.0) as http:
+            for _ in range(150):
+                # A 401 means the API reached the auth-service; a 503 means not yet. A
+                # fresh email each time keeps the sign-in rate limit out of the way.
+                probe = {
+                    "email": f"probe-{uuid.uuid4().hex[:12]}@example.com",
+                    "password": "wrong",
+                    "totp_code": "000000",
+                }
+                response = await http.post("/v1/auth/sign-in", json=probe)
+                if response.status_code != 503:
+                    return
+                await asyncio.sleep(0.2)
+        raise TimeoutError("the API still reports the auth-service unavailable after 30 s")
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +156,7 @@ def web_worker(web_settings: Settings, session_dir: Path) -> Iterator[ManagedPro
         [sys.executable, "-m", "workers"],
         session_dir / "web-worker",
         ready=lambda: _http_ok(metrics),
-        env=child_environment(web_settings),
+        env=stack_environment(web_settings),
         startup_timeout=60.0,
     )
     try:
@@ -140,7 +182,7 @@ def web_api(
         ],
         session_dir / "web-api",
         ready=lambda: _http_ok(f"{base_url}/healthz"),
-        env=child_environment(web_settings),
+        env=stack_environment(web_settings),
         startup_timeout=60.0,
     )  # fmt: skip
     api.base_url = base_url  # type: ignore[attr-defined]
@@ -159,6 +201,16 @@ def chromium_installed() -> None:
         unavailable("the playwright package is not installed; run scripts/setup.sh")
     if not os.path.exists(CHROMIUM_PATH):
         unavailable(f"{CHROMIUM_PATH} is missing; install Debian's chromium package")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def auth_outage(
+    web_auth_service: ManagedProcess, web_api: ManagedProcess
+) -> AsyncIterator[AuthServiceOutage]:
+    """Lets a test stop the auth-service; it runs again, and the API reaches it, afterwards."""
+    outage = AuthServiceOutage(web_auth_service, web_api.base_url)  # type: ignore[attr-defined]
+    yield outage
+    await outage.restore()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

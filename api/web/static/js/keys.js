@@ -25,19 +25,15 @@ const table = document.getElementById("keys-table");
 const tbody = table.querySelector("tbody");
 const empty = document.getElementById("keys-empty");
 const createdNotice = document.getElementById("created-notice");
+const stale = document.getElementById("keys-stale");
 
 const rows = new Map();
 let lastStatuses = new Map();
 let refreshFailed = false;
 let timer = null;
 
-export function keyId(key) {
-  return key.key_id ?? key.id;
-}
-
-function keysOf(data) {
-  if (Array.isArray(data)) return data;
-  return data?.keys ?? data?.items ?? [];
+function keyId(key) {
+  return key.id;
 }
 
 function revealPath(id) {
@@ -48,15 +44,13 @@ function actionsFor(key) {
   const id = keyId(key);
   const cell = element("td", { className: "actions-cell" });
   if (key.status !== "active") return cell;
-  if (key.revealable !== false) {
-    cell.append(
-      element("a", {
-        text: "Reveal secret",
-        attributes: { href: revealPath(id), "aria-label": `Reveal the secret of ${key.name}` },
-      }),
-      " ",
-    );
-  }
+  cell.append(
+    element("a", {
+      text: "Reveal secret",
+      attributes: { href: revealPath(id), "aria-label": `Reveal the secret of ${key.name}` },
+    }),
+    " ",
+  );
   const revoke = element("button", {
     text: "Revoke",
     attributes: { type: "button", "aria-label": `Revoke ${key.name}` },
@@ -67,8 +61,7 @@ function actionsFor(key) {
 }
 
 function keyLabel(key) {
-  const start = key.prefix ?? "";
-  return key.last_four ? `${start}…${key.last_four}` : start || keyId(key);
+  return `${key.prefix}…${key.last_four}`;
 }
 
 function renderRow(key) {
@@ -76,7 +69,8 @@ function renderRow(key) {
   const row = element("tr", { attributes: { "data-key-id": id } }, [
     element("td", { text: key.name }),
     element("td", {}, [element("code", { text: keyLabel(key) })]),
-    element("td", { text: key.environment ?? "" }),
+    element("td", { text: key.environment }),
+    element("td", { text: key.scopes.join(", ") }),
     element("td", { className: "status-cell" }, [statusBadge(key.status)]),
     element("td", { text: formatTime(key.created_at) }),
     actionsFor(key),
@@ -129,7 +123,9 @@ function announceChanges(keys) {
 }
 
 async function refresh() {
-  const keys = keysOf(await callApi(KEYS));
+  const list = await callApi(KEYS);
+  const keys = list.keys;
+  stale.hidden = !list.stale;
   render(keys);
   announceChanges(keys);
   return keys;
@@ -160,17 +156,13 @@ async function createKey() {
   clearProblem(form);
   createdNotice.hidden = true;
   const name = form.elements.name.value.trim();
-  if (!name) {
+  const scopes = [...form.querySelectorAll('input[name="scopes"]:checked')].map((box) => box.value);
+  const errors = [];
+  if (!name) errors.push({ field: "name", message: "Enter a name, such as “checkout backend”." });
+  if (!scopes.length) errors.push({ field: "scopes", message: "Choose at least one scope." });
+  if (errors.length) {
     showProblem(
-      new ProblemError(
-        400,
-        {
-          title: "Invalid request",
-          detail: "Give the key a name.",
-          errors: [{ field: "name", message: "Enter a name, such as “checkout backend”." }],
-        },
-        null,
-      ),
+      new ProblemError(400, { title: "Invalid request", detail: "Check the marked fields.", errors }, null),
       { form },
     );
     return;
@@ -180,14 +172,13 @@ async function createKey() {
   try {
     const created = await callWithStepUp(KEYS, {
       method: "POST",
-      json: { name, environment: form.elements.environment.value },
+      json: { name, environment: form.elements.environment.value, scopes },
     });
-    const key = created?.key ?? created;
     form.reset();
-    document.getElementById("created-name").textContent = key.name ?? name;
-    document.getElementById("created-reveal").href = revealPath(keyId(key));
+    document.getElementById("created-name").textContent = created.name;
+    document.getElementById("created-reveal").href = revealPath(keyId(created));
     createdNotice.hidden = false;
-    announce(`Key ${key.name ?? name} is created. Reveal its secret now: it can be shown once.`);
+    announce(`Key ${created.name} is created. Reveal its secret now: it can be shown once.`);
     await tick();
   } catch (error) {
     // Leave the form as typed, so the user can retry without re-entering it.

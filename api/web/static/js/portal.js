@@ -131,12 +131,16 @@ export function describeProblem(error) {
 function markInvalidFields(form, problem) {
   let first = null;
   for (const entry of problem.errors ?? []) {
-    const name = String(entry.field ?? "").split(".").pop();
-    const field = form.elements.namedItem(name);
-    if (!field || typeof field.setAttribute !== "function") continue;
-    field.setAttribute("aria-invalid", "true");
+    // "scopes.0" names the first scope; the form groups all of them.
+    const name = String(entry.field ?? "").split(".").find((part) => form.elements.namedItem(part));
+    if (!name) continue;
     const message = form.querySelector(`#${CSS.escape(name)}-error`);
     if (message) message.textContent = entry.message ?? "Invalid value.";
+    const named = form.elements.namedItem(name);
+    // A group of checkboxes comes back as a RadioNodeList: mark its fieldset.
+    const field = named instanceof RadioNodeList ? named[0] : named;
+    const marked = named instanceof RadioNodeList ? field.closest("fieldset") : field;
+    marked?.setAttribute("aria-invalid", "true");
     first ??= field;
   }
   return first;

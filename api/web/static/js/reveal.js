@@ -1,18 +1,12 @@
-// Reveal screen: a fresh MFA, then the key's secret, once.
+// Reveal screen: a fresh MFA check when the last is not recent, then the
+// key's secret, once.
 //
 // The secret comes from a POST (never a URL), lives only in this module's
 // variable and, when the user chooses "Show", in the DOM. Nothing is written
 // to cookies or browser storage, and the API answers 410 to any second reveal,
 // so reloading, going back or a second tab cannot show it again.
 
-import {
-  announce,
-  callApi,
-  clearProblem,
-  ProblemError,
-  promptStepUp,
-  showProblem,
-} from "./portal.js";
+import { announce, callWithStepUp, clearProblem, ProblemError, showProblem } from "./portal.js";
 
 const MASK = "••••••••••••••••••••••••";
 
@@ -55,10 +49,8 @@ async function reveal() {
   clearProblem();
   revealButton.disabled = true;
   try {
-    // Always ask for a fresh code: whoever sits at an unlocked, signed-in
-    // browser must not be able to read a secret.
-    if (!(await promptStepUp())) return;
-    const body = await callApi(`/v1/keys/${encodeURIComponent(keyId)}/reveal`, {
+    // The API asks for a fresh authenticator code unless the last one is recent.
+    const body = await callWithStepUp(`/v1/keys/${encodeURIComponent(keyId)}/reveal`, {
       method: "POST",
     });
     secret = body.secret;
@@ -69,7 +61,7 @@ async function reveal() {
     announce("The secret is ready. It is masked; choose Show to display it.");
     toggle.focus();
   } catch (error) {
-    if (error instanceof ProblemError && (error.status === 410 || error.status === 409)) {
+    if (error instanceof ProblemError && error.status === 410) {
       showGone(error.problem.detail);
       return;
     }

@@ -19,7 +19,8 @@ import {
 } from "./portal.js";
 
 const SESSIONS = "/v1/verify/sessions";
-const TERMINAL = new Set(["approved", "canceled", "cancelled", "expired", "failed", "denied"]);
+// Every status but "pending" is final.
+const PENDING = "pending";
 const TEST_KEY = /^sk_test_[0-9A-Za-z]+$/;
 
 const keyForm = document.getElementById("api-key-form");
@@ -28,6 +29,7 @@ const startForm = document.getElementById("start-form");
 const sessionCard = document.getElementById("session-card");
 const checkForm = document.getElementById("check-form");
 const attemptsList = document.getElementById("attempts");
+const checkResult = document.getElementById("check-result");
 
 let apiKey = null;
 // A key the console created for itself; revoked when the page goes away.
@@ -110,7 +112,7 @@ window.addEventListener("pagehide", () => {
 });
 
 function sessionId(value) {
-  return value.session_id ?? value.id;
+  return value.id;
 }
 
 function renderAttempts(attempts) {
@@ -119,10 +121,7 @@ function renderAttempts(attempts) {
       element("strong", { text: attempt.channel }),
       " ",
       statusBadge(attempt.status),
-      attempt.error_code ? ` (${attempt.error_code})` : "",
-      attempt.at || attempt.started_at
-        ? element("span", { text: ` ${formatTime(attempt.at ?? attempt.started_at)}` })
-        : "",
+      element("span", { text: ` ${formatTime(attempt.at)}` }),
     ]),
   );
   attemptsList.replaceChildren(...items);
@@ -138,9 +137,11 @@ function renderSession(value) {
   sessionCard.hidden = false;
   document.getElementById("session-id").textContent = sessionId(value);
   document.getElementById("session-status").replaceChildren(statusBadge(value.status));
+  document.getElementById("session-to").textContent = value.to;
   document.getElementById("session-channel").textContent = value.channel ?? "";
-  renderAttempts(value.attempts ?? value.channels ?? []);
-  const finished = TERMINAL.has(String(value.status));
+  document.getElementById("session-attempts").textContent = String(value.attempts_remaining);
+  renderAttempts(value.channels_tried ?? []);
+  const finished = value.status !== PENDING;
   for (const control of checkForm.querySelectorAll("input, button")) control.disabled = finished;
 }
 
@@ -153,7 +154,7 @@ async function refreshSession() {
     showProblem(error);
   }
   if (session.status !== previous) announce(`Verification is ${session.status}.`);
-  if (!TERMINAL.has(String(session.status))) pollTimer = window.setTimeout(refreshSession, POLL_MS);
+  if (session.status === PENDING) pollTimer = window.setTimeout(refreshSession, POLL_MS);
 }
 
 async function startVerification() {
@@ -162,10 +163,24 @@ async function startVerification() {
     showProblem(invalid("api_key", "Use a test API key first (step 1)."), { form: keyForm });
     return;
   }
-  const phone = startForm.elements.phone_number.value.trim();
-  if (!/^\+[1-9][0-9]{6,14}$/.test(phone)) {
+  const to = startForm.elements.to.value.trim();
+  const channels = [...startForm.querySelectorAll('input[name="channels"]:checked')].map(
+    (box) => box.value,
+  );
+  const timeout = Number(startForm.elements.channel_timeout_seconds.value);
+  if (!to) {
+    showProblem(invalid("to", "Enter the number with its country code, such as +14155552671."), {
+      form: startForm,
+    });
+    return;
+  }
+  if (!channels.length) {
+    showProblem(invalid("channels", "Choose at least one channel."), { form: startForm });
+    return;
+  }
+  if (!Number.isInteger(timeout) || timeout < 15 || timeout > 900) {
     showProblem(
-      invalid("phone_number", "Enter the number in E.164 form: + and country code, such as +14155552671."),
+      invalid("channel_timeout_seconds", "Enter a whole number of seconds from 15 to 900."),
       { form: startForm },
     );
     return;
@@ -177,12 +192,13 @@ async function startVerification() {
     announcedAttempts = 0;
     const created = await callApi(SESSIONS, {
       method: "POST",
-      json: { phone_number: phone },
+      json: { to, channels, channel_timeout_seconds: timeout },
       apiKey,
     });
     renderSession(created);
     announce(`Verification ${sessionId(created)} started.`);
     checkForm.elements.code.value = "";
+    checkResult.hidden = true;
     pollTimer = window.setTimeout(refreshSession, POLL_MS);
   } catch (error) {
     showProblem(error, { form: startForm, retry: startVerification });
@@ -194,7 +210,7 @@ async function startVerification() {
 async function checkCode() {
   clearProblem(checkForm);
   const code = checkForm.elements.code.value.trim();
-  if (!/^[0-9]{4,10}$/.test(code)) {
+  if (!/^[0-9]{6,10}$/.test(code)) {
     showProblem(invalid("code", "Enter the digits of the code you received."), { form: checkForm });
     return;
   }
@@ -204,8 +220,14 @@ async function checkCode() {
       json: { code },
       apiKey,
     });
-    renderSession({ ...session, ...result });
-    announce(`Verification is ${session.status}.`);
+    checkResult.textContent =
+      result.status === "approved"
+        ? "Code approved: the number is verified."
+        : `Code rejected. ${result.attempts_remaining} attempts left.`;
+    checkResult.hidden = false;
+    announce(checkResult.textContent);
+    window.clearTimeout(pollTimer);
+    await refreshSession();
   } catch (error) {
     showProblem(error, { form: checkForm, retry: checkCode });
   }
@@ -218,8 +240,9 @@ async function cancelSession() {
       method: "POST",
       apiKey,
     });
-    renderSession({ ...session, ...result });
-    announce(`Verification is ${session.status}.`);
+    window.clearTimeout(pollTimer);
+    renderSession(result);
+    announce(`Verification is ${result.status}.`);
   } catch (error) {
     showProblem(error, { retry: cancelSession });
   }
