@@ -20,6 +20,7 @@ import boto3
 import httpx
 import pytest
 import pytest_asyncio
+import yaml
 from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
 from temporalio.api.enums.v1 import IndexedValueType
@@ -45,6 +46,7 @@ SPEC_NAMES = ["twilio_verify_v2.json", "vonage_verify.yml"]
 # The smaller document keeps release workflows fast; build tests render both.
 RELEASE_SPEC = "vonage_verify.yml"
 REDOCLY = REPO_ROOT / "node" / "node_modules" / ".bin" / "redocly"
+ALERT_RULES = REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 
 @pytest.fixture(scope="session")
@@ -284,3 +286,61 @@ def edge_manifest(stack: DocsStack) -> dict:
 def release_id() -> Iterator[str]:
     """A fresh release id."""
     yield f"t{uuid.uuid4().hex[:10]}"
+
+
+class PrometheusServer:
+    """A real Prometheus scraping the docs worker every second with the portal's alert rules."""
+
+    def __init__(self, workdir: Path, target_port: int) -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            unavailable("prometheus is not installed (Debian package prometheus)")
+        self.port = free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "prometheus.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(ALERT_RULES)],
+                    "scrape_configs": [
+                        {
+                            "job_name": "docs-worker",
+                            "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
+                        }
+                    ],
+                }
+            )
+        )
+        self.process = ManagedProcess(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            workdir,
+            ready=lambda: httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200,
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the Prometheus HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def query(self, expression: str) -> list[dict]:
+        """Evaluate a PromQL expression now and return the result vector."""
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expression}, timeout=5)
+        response.raise_for_status()
+        return response.json()["data"]["result"]
+
+
+def alert_expression(name: str) -> str:
+    """Return the `expr` of alert `name` in deploy/prometheus/alerts.yml."""
+    rules = yaml.safe_load(ALERT_RULES.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == name:
+                return rule["expr"]
+    raise KeyError(name)

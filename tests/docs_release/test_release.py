@@ -16,6 +16,8 @@ from portal.docs_site.releases import release_status, start_release
 from tests.docs_release.conftest import (
     RELEASE_SPEC,
     DocsStack,
+    PrometheusServer,
+    alert_expression,
     edge_manifest,
     settings_env,
 )
@@ -24,21 +26,21 @@ from workflows.docs_release import ReleaseState
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-async def publish(stack: DocsStack, release_id: str, timeout: float = 120.0):
+async def publish(stack: DocsStack, release_id: str, within: float = 120.0):
     """Run a release to completion and return its final status."""
     handle = await start_release(stack.client, stack.settings, release_id, [RELEASE_SPEC], "test")
-    return await asyncio.wait_for(handle.result(), timeout)
+    return await asyncio.wait_for(handle.result(), within)
 
 
-async def wait_for_state(stack: DocsStack, release_id: str, state: ReleaseState, timeout: float):
-    deadline = time.monotonic() + timeout
+async def wait_for_state(stack: DocsStack, release_id: str, state: ReleaseState, within: float):
+    deadline = time.monotonic() + within
     status = None
     while time.monotonic() < deadline:
         status = await release_status(stack.client, release_id)
         if status is not None and status.state == state:
             return status
         await asyncio.sleep(0.5)
-    raise AssertionError(f"release {release_id} not {state} after {timeout} s: {status}")
+    raise AssertionError(f"release {release_id} not {state} after {within} s: {status}")
 
 
 def edge_page(stack: DocsStack, path: str) -> bytes:
@@ -66,3 +68,90 @@ async def test_release_b_replaces_a_at_edge(docs_stack: DocsStack):
         assert hashlib.sha256(edge_page(docs_stack, path)).hexdigest() == files[path]
     assert edge_page(docs_stack, "reference/vonage-verify.html") != page_a
     assert edge_page(docs_stack, "") == edge_page(docs_stack, "index.html")
+
+
+def metric_value(text: str, name: str, **labels: str) -> float | None:
+    """Return the sample of `name` with exactly `labels` in Prometheus text, or None."""
+    expected_labels = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{"):
+            series, _, value = line.rpartition(" ")
+            found = ",".join(sorted(series[len(name) + 1 : -1].split(",")))
+            if found == expected_labels:
+                return float(value)
+    return None
+
+
+async def wait_for_query(prometheus: PrometheusServer, expression: str, within: float = 30.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = prometheus.query(expression)
+        if result:
+            return result
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"{expression!r} returned nothing for {within} s")
+
+
+async def test_stale_edge_until_manual_purge(docs_stack: DocsStack, tmp_path):
+    site = docs_stack.settings.docs_site
+    first = await publish(docs_stack, "s1-" + os.urandom(4).hex())
+    edge_page(docs_stack, "")
+    docs_stack.edge.refuse_purges()
+    try:
+        release_id = "s2-" + os.urandom(4).hex()
+        handle = await start_release(
+            docs_stack.client, docs_stack.settings, release_id, [RELEASE_SPEC], "test"
+        )
+        stale = await wait_for_state(docs_stack, release_id, ReleaseState.STALE, within=120)
+
+        # Still open, and the edge still serves the first release.
+        description = await handle.describe()
+        assert description.status.name == "RUNNING"
+        assert stale.last_check is not None
+        assert stale.last_check.edge_release_id == first.release_id
+        assert any("403" in error for error in stale.purge_errors)
+        assert edge_manifest(docs_stack)["release_id"] == first.release_id
+        metrics = docs_stack.worker_metrics()
+        assert metric_value(metrics, "portal_docs_release_stale", site=site) == 1.0
+        assert metric_value(metrics, "portal_docs_edge_stale", site=site) == 1.0
+        rejected = metric_value(
+            metrics, "portal_docs_purges_total", provider="varnish", outcome="rejected"
+        )
+        assert rejected is not None and rejected >= 1
+
+        # A real Prometheus scraping the worker evaluates the alert expressions.
+        prometheus = PrometheusServer(
+            tmp_path / "prometheus", docs_stack.settings.worker_metrics_port
+        )
+        prometheus.process.start()
+        try:
+            fired = await wait_for_query(prometheus, alert_expression("PortalDocsReleaseStale"))
+            assert fired[0]["metric"]["site"] == site
+            fired = await wait_for_query(prometheus, alert_expression("PortalDocsEdgeStale"))
+            assert fired[0]["metric"]["site"] == site
+            await wait_for_query(
+                prometheus, 'ALERTS{alertname="PortalDocsReleaseStale",alertstate="pending"}'
+            )
+        finally:
+            prometheus.process.stop()
+    finally:
+        docs_stack.edge.accept_purges()
+
+    purge = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "portal", "docs", "purge", "--release", release_id],
+        env={**os.environ, **settings_env(docs_stack.settings)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert f"edge before:  {first.manifest_sha256}" in purge.stdout
+    assert f"edge after:   {stale.manifest_sha256}" in purge.stdout
+    final = await asyncio.wait_for(handle.result(), 60)
+    assert final.state == ReleaseState.FRESH
+    assert edge_manifest(docs_stack)["release_id"] == release_id
+    metrics = docs_stack.worker_metrics()
+    assert metric_value(metrics, "portal_docs_release_stale", site=site) == 0.0
+    assert metric_value(metrics, "portal_docs_edge_stale", site=site) == 0.0
