@@ -1,4 +1,4 @@
-"""Who is calling: signed-in portal users and customers' API keys, as FastAPI dependencies.
+"""FastAPI dependencies that identify the caller: a signed-in portal user or an API key.
 
 - `current_user`: the portal user of the session token (bearer or cookie).
 - `require_role(role)`: that user, if they hold `role`; else 403.
@@ -171,7 +171,7 @@ def mfa_is_recent(user: PortalUser, max_age_seconds: int, now: datetime | None =
 
 
 def mfa_required_problem(max_age_seconds: int) -> Problem:
-    """Return the 401 problem that tells the user how to pass a fresh TOTP check."""
+    """Return the 401 problem that explains how to pass a fresh TOTP check."""
     if max_age_seconds >= 120:
         window = f"{max_age_seconds // 60} minutes"
     else:

@@ -1,8 +1,8 @@
 """The portal's client of the auth-service, which owns API keys and portal identities.
 
 Every process shares one grpc.aio channel per client. Each call has a
-deadline; only idempotent calls are retried, by gRPC's own retry policy; and
-an aiobreaker circuit breaker turns a dead auth-service into an immediate
+deadline, and gRPC's own retry policy retries only idempotent calls. An
+aiobreaker circuit breaker turns a dead auth-service into an immediate
 `DependencyUnavailableError` (HTTP 503 with `Retry-After`) instead of a
 queue of calls waiting for their deadline. The breaker's state is exported
 as `portal_dependency_circuit_state{dependency="auth-service"}`.
@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 DEPENDENCY = "auth-service"
 SERVICE_NAME = "auth.v1.AuthService"
 
-# Read-only or idempotent methods; the others change state in a way a retry
-# would repeat (a second key, a second user, a consumed TOTP time step).
+# Read-only or idempotent methods. The others change state, so a retry would
+# repeat the change: a second key, a second user or a consumed TOTP time step.
 IDEMPOTENT_METHODS = ("ListKeys", "GetKey", "RevokeKey", "VerifyKey", "AuthenticateUser")
 
 # Status codes that mean "the auth-service cannot serve now" and count
-# against the breaker. Every other code is an answer about the request.
+# against the breaker. Every other code is a response about the request itself.
 UNAVAILABLE_CODES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -66,7 +66,7 @@ T = TypeVar("T")
 
 
 class AuthServiceError(Exception):
-    """The auth-service answered, and the answer is a refusal of this request."""
+    """The auth-service responded and rejected this request."""
 
 
 class KeyNotFoundError(AuthServiceError):
@@ -82,7 +82,7 @@ class InvalidCredentialsError(AuthServiceError):
 
 
 class RequestRejectedError(AuthServiceError):
-    """The auth-service rejected the request as invalid; the message says why."""
+    """The auth-service rejected the request as invalid. The message names the reason."""
 
 
 @dataclass(frozen=True)

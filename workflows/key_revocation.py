@@ -1,7 +1,7 @@
 """KeyRevocationWorkflow: revoke an API key in the auth-service, however long it is down.
 
 `DELETE /v1/keys/{id}` starts it (id `revoke-key-<key id>`, so a second
-request joins the running one) before answering 202. From the first step
+request joins the running one) before returning 202. From the first step
 on, the portal's own API refuses the key; the workflow then retries the
 auth-service with capped exponential backoff and no attempt limit, through
 outages of hours and worker restarts, and clears the pending state once the
@@ -33,14 +33,14 @@ class KeyRevocationInput(BaseModel):
 
     key_id: str
     tenant_id: str
-    requested_by: str = Field(..., description="Portal user id of whoever asked.")
+    requested_by: str = Field(..., description="Portal user id of the requester.")
     requested_at: datetime
     initial_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
 
 
 class KeyRevocationResult(BaseModel):
-    """How the revocation ended: `revoked`, or `not_found` when the tenant has no such key."""
+    """Outcome of a revocation: `revoked`, or `not_found` when the tenant has no such key."""
 
     key_id: str
     outcome: str

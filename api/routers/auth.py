@@ -104,7 +104,7 @@ def cookie_is_secure(settings: Settings) -> bool:
 
 
 async def enforce_rate_limit(request: Request, rule: str, scope: str, identifier: str) -> None:
-    """Count one attempt against `rule` for `identifier`, or answer 429 when none are left.
+    """Count one attempt against `rule` for `identifier`, or raise a 429 when none are left.
 
     Raises:
         Problem: 429 with `Retry-After`.

@@ -1,8 +1,8 @@
 """API keys of the signed-in user's tenant: `/v1/keys`.
 
-Create answers 201 with a one-time reveal link; the secret itself comes out
+Create returns 201 with a one-time reveal link; the secret itself comes out
 once, from `POST /v1/keys/{id}/reveal`, after a recent MFA check. Revoke
-answers 202 once `KeyRevocationWorkflow` is queued in Temporal, which then
+returns 202 once `KeyRevocationWorkflow` is queued in Temporal, which then
 retries the auth-service until the revocation lands.
 """
 
@@ -112,7 +112,7 @@ class KeyOut(BaseModel):
 
 
 class RevealLink(BaseModel):
-    """Where and until when the secret can be revealed, once."""
+    """Reveal URL and expiry of the one-time copy of a secret."""
 
     url: str
     expires_at: datetime
@@ -221,8 +221,8 @@ async def _revoke_orphan(request: Request, user: PortalUser, key_id: str) -> Non
             requested_at=datetime.now(UTC),
         )
     except DependencyUnavailableError:
-        # TODO: sweep keys that have neither a reveal copy nor a revocation; such a key
-        # cannot be used by anyone, since its secret was never shown.
+        # TODO: sweep keys that have neither a reveal copy nor a revocation. Nobody can
+        # use such a key, because its secret was never shown.
         log.error("orphaned key left active key_id=%s tenant=%s", key_id, user.tenant_id)
 
 
@@ -306,7 +306,7 @@ async def list_keys(
 
 
 async def _pending_revocations(request: Request, tenant_id: str) -> tuple[set[str], bool]:
-    """Return pending key ids from Redis and Temporal, and whether either answered."""
+    """Return pending key ids from Redis and Temporal, and whether either of them responded."""
     pending: set[str] = set()
     answered = False
     try:
@@ -330,7 +330,7 @@ async def _known_key(
 
     Raises:
         Problem: 404 when the tenant has no such key.
-        DependencyUnavailableError: Neither source can answer.
+        DependencyUnavailableError: Neither source is reachable.
     """
     try:
         return await auth_service.get_key(user.tenant_id, key_id)
@@ -364,7 +364,7 @@ async def reveal_key(
     secret = await vault.reveal(tenant_id=user.tenant_id, key_id=key_id)
     if secret is None:
         REVEALS.labels("gone").inc()
-        # 404 for ids the tenant never had, so 410 says only "this one is gone".
+        # Ids the tenant never had get 404, so a 410 means only that this copy is gone.
         record = await catalog.cached_key(request.app.state.redis, user.tenant_id, key_id)
         if record is None:
             await _known_key(request, auth_service, user, key_id)

@@ -1,9 +1,9 @@
 """Audit events of API keys and sign-in: a structured log line and a bounded Redis stream.
 
 Each event names its actor, tenant and key id, never a secret. The log line
-is written first and always; the per-tenant stream (`GET /v1/audit`) keeps
-the latest `audit_stream_max_events` events and misses those written while
-Redis was down, which the log still has.
+is written first and always. The per-tenant stream (`GET /v1/audit`) keeps
+the latest `audit_stream_max_events` events. It misses events written while
+Redis was down, but the log still has them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The portal's copy of each tenant's key metadata, for listing keys while the auth-service is down.
 
 The auth-service is the source of truth. Every successful list, create and
-revocation refreshes this copy in Redis; when the auth-service cannot be
-reached, the key list is served from it and marked stale. It never holds a
+revocation refreshes this copy in Redis. When the auth-service cannot be
+reached, the key list comes from this copy and is marked stale. It never holds a
 secret: `KeyRecord` has none.
 """
 

@@ -68,7 +68,7 @@ async def api_keys_demo(ctx: DemoContext) -> None:
 
     second = await ctx.http.post(f"/v1/keys/{key_id}/reveal", headers=headers)
     if second.status_code != 410:
-        raise RuntimeError(f"second reveal answered {second.status_code}, expected 410")
+        raise RuntimeError(f"second reveal returned {second.status_code}, expected 410")
     ctx.echo(f"second reveal -> 410 Gone: {second.json()['detail']}")
 
     works = await ctx.http.get("/v1/keys/current", headers={"Authorization": f"Bearer {secret}"})

@@ -1,7 +1,7 @@
 """Fast lookups of keys whose revocation is pending, kept in Redis.
 
 Temporal is the durable record: a pending revocation is a running
-`KeyRevocationWorkflow` with id `revoke-key-<key id>`. Redis holds a copy
+`KeyRevocationWorkflow` with id `revoke-key-<key id>`. Redis contains a copy
 for lookups on every API request: one marker per key, which
 `require_api_key` checks, and one set per tenant, which the key list reads.
 The workflow writes both before it calls the auth-service and clears them
@@ -36,7 +36,7 @@ _MARKER = "portal:keys:revocation-pending:{key_id}"
 _TENANT_SET = "portal:keys:revocation-pending-by-tenant:{tenant_id}"
 # Running revocations of one tenant that the key list reads from visibility.
 VISIBILITY_LIST_LIMIT = 1000
-# Temporal must accept the start quickly, or the API answers 503.
+# Temporal must accept the start quickly, or the API returns 503.
 START_TIMEOUT = timedelta(seconds=3)
 
 
@@ -83,7 +83,7 @@ async def is_pending(redis: Redis, key_id: str) -> bool:
     """Return True when a revocation of `key_id` is pending.
 
     Raises:
-        DependencyUnavailableError: Redis is down, so the answer is unknown.
+        DependencyUnavailableError: Redis is down, so the state is unknown.
     """
     try:
         return bool(await redis.exists(_MARKER.format(key_id=key_id)))

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class KeyScope(StrEnum):
-    """What an API key may do."""
+    """Permission an API key carries."""
 
     MESSAGES_SEND = "messages:send"
     MESSAGES_READ = "messages:read"

@@ -1,6 +1,6 @@
 """Portal sign-in sessions, kept in Redis under the SHA-256 of their token.
 
-A session token is 256 random bits; the browser holds it in an HttpOnly
+A session token is 256 random bits; the browser keeps it in an HttpOnly
 cookie and API clients send it as a bearer token. Redis stores only its
 hash, so a copy of Redis cannot be replayed as sessions.
 """
@@ -77,7 +77,7 @@ class SessionStore:
     async def create(
         self, *, user_id: str, tenant_id: str, email: str, roles: set[str], mfa_at: datetime | None
     ) -> NewSession:
-        """Start a session and return its token, which only the caller ever sees.
+        """Start a session and return its token, which only the caller receives.
 
         Raises:
             DependencyUnavailableError: Redis is down.

@@ -22,7 +22,7 @@ from services.auth_service.store import AuthStore, EmailTakenError, StoredKey, S
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "auth.v1.AuthService"
-# Fixed pepper for local development and tests only; `load_pepper` refuses
+# Fixed pepper for local development and tests only; `load_pepper` rejects
 # it in staging and production.
 DEVELOPMENT_PEPPER = b"devportal-local-development-pepper"
 STOP_GRACE_SECONDS = 5.0
@@ -52,7 +52,7 @@ def database_path(settings: Settings) -> Path:
 
 
 def load_pepper(settings: Settings) -> bytes:
-    """Return the HMAC pepper, refusing the development one outside local and test.
+    """Return the HMAC pepper, rejecting the development one outside local and test.
 
     Raises:
         SystemExit: PORTAL_AUTH_SERVICE_PEPPER is unset in staging or production.

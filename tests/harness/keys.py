@@ -153,7 +153,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 def start_worker(settings: Settings, workdir: Path) -> ManagedProcess:
     """Start `python -m workers` for `settings` as a process tests can SIGKILL and start again.
 
-    Ready once its metrics endpoint answers, which happens before it polls.
+    Ready once its metrics endpoint responds, which happens before it polls.
     """
     import sys
 

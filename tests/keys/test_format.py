@@ -58,3 +58,13 @@ def test_wrong_prefix_rejected():
     secret = generate_secret(KeyEnvironment.LIVE)
     assert parse_secret(secret.replace("sk_live_", "sk_test_")) is None
     assert parse_secret(secret.replace("sk_live_", "pk_live_")) is None
+
+
+def test_documented_example_is_well_formed():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api-keys.md").read_text()
+    examples = [match.group(0) for match in SECRET_PATTERN.finditer(doc)]
+    assert examples
+    for example in examples:
+        assert parse_secret(example) is KeyEnvironment.LIVE
