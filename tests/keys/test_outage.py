@@ -52,6 +52,23 @@ async def wait_for_attempt(handle: WorkflowHandle, attempt: int, within: float) 
     raise TimeoutError(f"revoke_key did not reach attempt {attempt} in {within:.0f} s")
 
 
+async def wait_for_worker_gauge(settings: Settings, name: str, value: str) -> None:
+    """Wait until the worker's /metrics shows the unlabelled gauge `name` at `value`."""
+    url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+    seen = None
+    for _ in range(100):
+        try:
+            async with httpx.AsyncClient(timeout=1.0) as http:
+                text = (await http.get(url)).text
+        except httpx.HTTPError:
+            text = ""
+        seen = next((line for line in text.splitlines() if line.startswith(name + " ")), None)
+        if seen == f"{name} {value}":
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"worker gauge {name} never reached {value}; last seen: {seen}")
+
+
 def circuit_state(metrics_text: str) -> str | None:
     for line in metrics_text.splitlines():
         if line.startswith('portal_dependency_circuit_state{dependency="auth-service"}'):
@@ -81,6 +98,7 @@ async def test_revocation_survives_outage_and_worker_kill(portal_settings, tmp_p
                 "auth_service_breaker_reset_seconds": 30.0,
                 "revocation_initial_backoff_seconds": 0.5,
                 "revocation_max_backoff_seconds": 2.0,
+                "revocation_metrics_interval_seconds": 1.0,
                 "worker_metrics_port": free_port(),
                 "worker_sdk_metrics_port": free_port(),
                 "state_dir": tmp_path / "state",
@@ -128,6 +146,7 @@ async def test_revocation_survives_outage_and_worker_kill(portal_settings, tmp_p
                 KeyRevocationWorkflow.run, f"revoke-key-{key_id}"
             )
             await wait_for_attempt(handle, 2, within=30)
+            await wait_for_worker_gauge(settings, "portal_keys_revocations_pending", "1.0")
             worker.kill()
             worker.start()
             await wait_for_attempt(handle, 4, within=60)
@@ -136,7 +155,7 @@ async def test_revocation_survives_outage_and_worker_kill(portal_settings, tmp_p
             auth.start()
             result = await asyncio.wait_for(handle.result(), 60)
             assert result.outcome == "revoked"
-            await asyncio.sleep(1.0)
+            await wait_for_worker_gauge(settings, "portal_keys_revocations_pending", "0.0")
             listed = await http.get("/v1/keys", headers=session.headers)
             assert listed.json()["keys"][0]["status"] == "revoked"
             assert (await http.get("/v1/keys/current", headers=bearer)).status_code == 401
