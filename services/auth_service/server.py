@@ -26,6 +26,7 @@ SERVICE_NAME = "auth.v1.AuthService"
 # it in staging and production.
 DEVELOPMENT_PEPPER = b"devportal-local-development-pepper"
 STOP_GRACE_SECONDS = 5.0
+MIN_PEPPER_BYTES = 16
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
@@ -58,7 +59,13 @@ def load_pepper(settings: Settings) -> bytes:
         SystemExit: PORTAL_AUTH_SERVICE_PEPPER is unset in staging or production.
     """
     if settings.auth_service_pepper is not None:
-        return settings.auth_service_pepper.get_secret_value().encode()
+        pepper = settings.auth_service_pepper.get_secret_value().encode()
+        if len(pepper) < MIN_PEPPER_BYTES:
+            raise SystemExit(
+                f"PORTAL_AUTH_SERVICE_PEPPER is too short: use at least {MIN_PEPPER_BYTES} "
+                "random bytes from the secret store."
+            )
+        return pepper
     if settings.environment in ("staging", "production"):
         raise SystemExit(
             f"PORTAL_AUTH_SERVICE_PEPPER is missing: the {settings.environment} auth-service "
