@@ -170,6 +170,10 @@ def child_environment(settings: Settings) -> dict[str, str]:
     from portal.verify.local_stack import local_redis_admin_url
 
     env["PORTAL_REDIS_ADMIN_URL"] = local_redis_admin_url(settings)
+    # Every process encrypts payloads under the same KMS key alias and rotation policy.
+    for name in type(settings).model_fields:
+        if name.startswith("payload_"):
+            env[f"PORTAL_{name.upper()}"] = str(getattr(settings, name))
     for name in type(settings).model_fields:
         if name.startswith("verify_"):
             env[f"PORTAL_{name.upper()}"] = str(getattr(settings, name))
@@ -240,6 +244,12 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
         )
     )
 
+    # The Temporal UI decrypts payloads through the codec server, so it starts first.
+    from portal.codec_server import codec_public_url
+    from portal.ops.local_stack import codec_server_service
+
+    services.append(codec_server_service(settings, child_environment(settings)))
+
     temporal_argv = [
         find_temporal_cli(),
         "server",
@@ -257,6 +267,8 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
         "--namespace",
         settings.temporal_namespace,
         "--ui-disable-news-fetch",
+        "--ui-codec-endpoint",
+        codec_public_url(settings),
         "--log-level",
         "warn",
     ]

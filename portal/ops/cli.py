@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="ops",
@@ -31,13 +38,50 @@ def _settings():  # noqa: ANN202 - returns portal.settings.Settings
     return settings
 
 
+def _finish(code: int = 0) -> NoReturn:
+    """Exit at once with `code`, skipping interpreter finalization.
+
+    temporalio 1.35's Rust bridge threads can abort CPython's finalization of a
+    short-lived client process ("Fatal Python error: PyGILState_Release"), which
+    would turn a finished command into exit code -6; output is flushed first.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run `main` on a new event loop; report Temporal and KMS errors in one line and exit 1."""
+    from temporalio.service import RPCError
+
+    from portal.codec import KmsKeyError, PayloadDecryptionError
+    from portal.errors import DependencyUnavailableError
+
+    try:
+        return asyncio.run(main())
+    except RPCError as exc:
+        typer.echo(f"Error: Temporal rejected the request: {exc.status.name}: {exc}", err=True)
+    except (DependencyUnavailableError, KmsKeyError, PayloadDecryptionError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+    except RuntimeError as exc:
+        # The SDK raises RuntimeError when it cannot connect.
+        typer.echo(f"Error: {exc}", err=True)
+    _finish(1)
+
+
+def _usage_error(option: str, message: str) -> NoReturn:
+    typer.echo(f"Error: invalid value for {option}: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _duration(text: str, option: str) -> timedelta:
     from portal.ops.failed import parse_duration
 
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+        _usage_error(option, str(exc))
 
 
 @app.command()
@@ -79,15 +123,15 @@ def failed(
         )
 
     try:
-        found = asyncio.run(run())
+        found = _run(run)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--type") from None
+        _usage_error("--type", str(exc))
     if as_json:
         typer.echo(json.dumps(as_rows(found), indent=2))
-        return
+        _finish(0)
     if not found:
         typer.echo(f"no failed, timed-out or stuck workflows in the last {since}")
-        return
+        _finish(0)
     header = ("STATUS", "TYPE", "WORKFLOW ID", "RUN ID", "STARTED", "REASON")
     rows = [
         (w.status, w.workflow_type, w.workflow_id, w.run_id, w.start_time, w.reason) for w in found
@@ -96,6 +140,7 @@ def failed(
     for row in [header, *rows]:
         cells = [str(cell).ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
         typer.echo("  ".join([*cells, str(row[5])]))
+    _finish(0)
 
 
 @app.command()
@@ -120,7 +165,7 @@ def replay(
     from workers.registry import all_workflows
 
     if (workflow_id is None) == (history is None):
-        raise typer.BadParameter("give either WORKFLOW_ID or --history FILE, not both or none")
+        _usage_error("WORKFLOW_ID", "give either WORKFLOW_ID or --history FILE, not both or none")
     settings = _settings()
 
     async def run():  # noqa: ANN202 - returns ReplayReport
@@ -132,9 +177,9 @@ def replay(
         replayer = HistoryReplayer(all_workflows(), temporal.build_data_converter(settings))
         return await replayer.replay(events)
 
-    report = asyncio.run(run())
+    report = _run(run)
     typer.echo(report.summary())
-    raise typer.Exit(0 if report.deterministic else 1)
+    _finish(0 if report.deterministic else 1)
 
 
 @app.command()
@@ -158,7 +203,7 @@ def reset(
     try:
         target = parse_target(to)
     except ResetError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--to") from None
+        _usage_error("--to", str(exc))
 
     async def run():  # noqa: ANN202 - returns ResetResult
         client = await temporal.connect(settings)
@@ -167,14 +212,15 @@ def reset(
         )
 
     try:
-        result = asyncio.run(run())
+        result = _run(run)
     except ResetError as exc:
         typer.echo(f"cannot reset {workflow_id}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        _finish(1)
     typer.echo(
         f"reset {result.workflow_id} (run {result.old_run_id}) to event "
         f"{result.reset_event_id}; new run id: {result.new_run_id}"
     )
+    _finish(0)
 
 
 @app.command("export-history")
@@ -206,9 +252,10 @@ def export_history(
         await asyncio.to_thread(write_history, history, out)
         return len(history.events)
 
-    events = asyncio.run(run())
+    events = _run(run)
     state = "decrypted" if decode else "encrypted (replayable where KMS can unwrap the data keys)"
     typer.echo(f"wrote {events} events of {workflow_id} to {out}; payloads {state}")
+    _finish(0)
 
 
 @app.command()
@@ -264,7 +311,7 @@ def search_attributes(
             await register_search_attributes(client)
         return await missing_search_attributes(client)
 
-    missing = asyncio.run(run())
+    missing = _run(run)
     for name, kind in SEARCH_ATTRIBUTES.items():
         typer.echo(f"{name} ({kind}): {'MISSING' if name in missing else 'registered'}")
-    raise typer.Exit(1 if missing else 0)
+    _finish(1 if missing else 0)

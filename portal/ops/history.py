@@ -7,7 +7,7 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import PayloadCodec
 
@@ -30,7 +30,7 @@ def _collect_payloads(message: Message, found: list[Payload]) -> None:
             if value_field.message_type is not None:
                 for item in value.values():
                     _collect_payloads(item, found)
-        elif field.label == field.LABEL_REPEATED:
+        elif field.is_repeated:
             for item in value:
                 _collect_payloads(item, found)
         else:
@@ -102,8 +102,3 @@ def read_history(path: Path, workflow_id: str | None = None) -> WorkflowHistory:
         workflow_id: Id to give the history; the file's name without suffix when None.
     """
     return WorkflowHistory.from_json(workflow_id or path.stem, path.read_text())
-
-
-def history_proto(history: WorkflowHistory) -> History:
-    """Return `history` as a `temporal.api.history.v1.History` message."""
-    return History(events=history.events)
