@@ -49,6 +49,10 @@ PEPPER_AGE = Gauge(
     "portal_verify_pepper_age_seconds",
     "Seconds since the current code pepper was installed.",
 )
+PEPPER_ROTATION_INTERVAL = Gauge(
+    "portal_verify_pepper_rotation_interval_seconds",
+    "Interval of the pepper rotation schedule, from PORTAL_VERIFY_PEPPER_ROTATION_SECONDS.",
+)
 PEPPER_ROTATIONS = Counter(
     "portal_verify_pepper_rotations_total",
     "Code pepper versions installed by the rotation workflow.",

@@ -193,10 +193,12 @@ class VerifyService:
                 ),
                 rpc_timeout=TEMPORAL_RPC_TIMEOUT,
             )
-        except RPCError as exc:
-            log.warning("workflow start failed session_id=%s error=%s", session_id, exc.status)
+        except (RPCError, RuntimeError) as exc:
+            # A lazy client that cannot connect raises RuntimeError, not RPCError.
+            reason = str(exc.status) if isinstance(exc, RPCError) else "connect failed"
+            log.warning("workflow start failed session_id=%s error=%s", session_id, reason)
             await self._forget(session_id)
-            raise DependencyUnavailableError("temporal", 5, str(exc.status)) from exc
+            raise DependencyUnavailableError("temporal", 5, reason) from exc
 
         SESSIONS_STARTED.inc()
         log.info(
@@ -296,14 +298,14 @@ class VerifyService:
                 SessionEnded(status=status),
                 rpc_timeout=TEMPORAL_RPC_TIMEOUT,
             )
-        except RPCError as exc:
+        except (RPCError, RuntimeError) as exc:
             # Redis already holds the result, and the workflow re-reads it
             # before every send, so a lost signal only delays the workflow's end.
             log.warning(
-                "signal to session workflow failed session_id=%s status=%s error=%s",
+                "signal to session workflow failed session_id=%s status=%s error=%r",
                 session_id,
                 status,
-                exc.status,
+                exc,
             )
 
     async def _require_open_channel(self, channels: list[str]) -> None:

@@ -36,7 +36,7 @@ from portal.verify.breaker import ChannelBreakers
 from portal.verify.caps import CapPolicy
 from portal.verify.keyring import NUMBER_KEY, PEPPER, DataKeyRing
 from portal.verify.kms import VerifyKms
-from portal.verify.metrics import PEPPER_AGE
+from portal.verify.metrics import PEPPER_AGE, PEPPER_ROTATION_INTERVAL
 from portal.verify.redis_acl import AclLogWatcher, redis_username
 from portal.verify.service import KEY_RETENTION_MARGIN_SECONDS
 from portal.verify.store import SessionStore
@@ -137,6 +137,7 @@ async def start_housekeeping(
 ) -> None:
     """Run the housekeeping loop until the worker stops."""
     settings = ctx.settings
+    PEPPER_ROTATION_INTERVAL.set(settings.verify_pepper_rotation_seconds)
     watcher = None
     if settings.redis_admin_url:
         admin = create_redis(settings, url=settings.redis_admin_url)
