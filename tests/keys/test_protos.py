@@ -1,4 +1,6 @@
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -7,7 +9,11 @@ SCRIPT = ROOT / "scripts" / "gen-protos.sh"
 
 def test_generated_auth_code_is_current(tmp_path):
     result = subprocess.run(
-        ["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, cwd=ROOT
+        ["bash", str(SCRIPT), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHON": sys.executable},
     )
     assert result.returncode == 0, result.stderr
     generated = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*_pb2*.py*"))
