@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS users (
     tenant_id TEXT NOT NULL,
     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT NOT NULL,
+    -- NOTE: stored as-is because verifying needs it; encrypt at rest outside local use.
     totp_secret TEXT NOT NULL,
     roles TEXT NOT NULL,
     last_totp_step INTEGER NOT NULL DEFAULT 0,
