@@ -62,4 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(docs.router)
     app.include_router(verify.router)
+    from api.routers import sdk
+
+    app.include_router(sdk.router)
     return app

@@ -11,6 +11,7 @@ from portal.docs_cli import app as docs_app
 from portal.keys.cli import users_app
 from portal.logging import configure_logging
 from portal.ops.cli import app as ops_app
+from portal.sdk_cli import app as sdk_app
 from portal.settings import Settings, SettingsError, load_settings
 from portal.snippets.cli import snippets_app
 
@@ -24,6 +25,7 @@ app.add_typer(snippets_app, name="snippets")
 app.add_typer(users_app, name="users")
 app.add_typer(ops_app, name="ops")
 app.add_typer(docs_app, name="docs")
+app.add_typer(sdk_app, name="sdk")
 
 
 def _settings(**overrides: object) -> Settings:

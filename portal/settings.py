@@ -439,6 +439,125 @@ class Settings(BaseSettings):
         "running as stuck.",
     )
 
+    # SDK releases (portal/sdk, workflows/sdk_release.py, workflows/version_skew.py)
+    sdk_source_dir: Path | None = Field(
+        None,
+        description="Folder of the SDK sources a release builds (python/, typescript/, go/, "
+        "java/); unset means sdks/ in the repository.",
+    )
+    sdk_staging_bucket: str = Field(
+        "devportal-sdk-staging",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3 bucket where a release stages the artifacts it built and records its "
+        "outcome; created on first use when PORTAL_AWS_ENDPOINT_URL is set (moto).",
+    )
+    sdk_pypi_port: int = Field(
+        8141, ge=1, le=65535, description="Port `portal up` starts the local PyPI index on."
+    )
+    sdk_pypi_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+/$",
+        description="PyPI-compatible index releases upload to with twine, ending in `/`; "
+        "unset means the local pypiserver at http://HOST:SDK_PYPI_PORT/.",
+    )
+    sdk_pypi_username: str = Field(
+        "devrel", min_length=1, description="User name for uploads to the PyPI index."
+    )
+    sdk_pypi_password: SecretStr = Field(
+        SecretStr("local-pypi-password"),
+        description="Password or API token for uploads to the PyPI index; the default only "
+        "suits the local index, which `portal up` creates with it.",
+    )
+    sdk_npm_port: int = Field(
+        4873, ge=1, le=65535, description="Port `portal up` starts the local npm registry on."
+    )
+    sdk_npm_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+/$",
+        description="npm registry releases publish to, ending in `/`; unset means the local "
+        "Verdaccio at http://HOST:SDK_NPM_PORT/.",
+    )
+    sdk_npm_username: str = Field(
+        "devrel", min_length=1, description="User name for publishing to the npm registry."
+    )
+    sdk_npm_password: SecretStr = Field(
+        SecretStr("local-npm-password"),
+        description="Password for publishing to the npm registry; the default only suits the "
+        "local Verdaccio, which `portal up` creates with it.",
+    )
+    sdk_npm_token: SecretStr | None = Field(
+        None,
+        description="Auth token for the npm registry; when set, it replaces the user name and "
+        "password.",
+    )
+    sdk_go_repository_url: str | None = Field(
+        None,
+        pattern=r"^(https://|ssh://|file://)\S+$",
+        description="Git URL of the Go module's repository that releases push tags to; unset "
+        "means a bare repository under <state dir>/registries/go.",
+    )
+    sdk_maven_bucket: str = Field(
+        "devportal-sdk-maven",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3 bucket holding the Maven repository layout of the Java SDK.",
+    )
+    sdk_maven_prefix: str = Field(
+        "releases",
+        pattern=r"^[a-z0-9][a-z0-9/_-]*[a-z0-9]$",
+        description="Key prefix of the Maven repository in SDK_MAVEN_BUCKET, without slashes "
+        "at either end.",
+    )
+    sdk_tracker_port: int = Field(
+        8142,
+        ge=1,
+        le=65535,
+        description="Port `portal up` starts the local issue tracker (GitHub Issues REST "
+        "subset) on.",
+    )
+    sdk_tracker_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description="Base URL of the GitHub REST API that partial-release issues are filed "
+        "in, without a trailing slash; unset means the local tracker at "
+        "http://HOST:SDK_TRACKER_PORT.",
+    )
+    sdk_tracker_repository: str = Field(
+        "example-sms/sdk-releases",
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="Repository, as OWNER/NAME, that partial-release issues are filed in.",
+    )
+    sdk_tracker_token: SecretStr = Field(
+        SecretStr("local-tracker-token"),
+        description="Token sent to the tracker as `Authorization: Bearer TOKEN`; the default "
+        "only suits the local tracker, which `portal up` starts with it.",
+    )
+    sdk_publish_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Attempts of each language's publish before the release turns partial.",
+    )
+    sdk_publish_initial_interval_seconds: float = Field(
+        2.0, gt=0, le=600, description="Wait before the second publish attempt; doubles each time."
+    )
+    sdk_publish_max_interval_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between two publish attempts, in seconds."
+    )
+    sdk_heartbeat_timeout_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=600,
+        description="Seconds without a heartbeat after which Temporal retries a build or "
+        "publish on another worker.",
+    )
+    sdk_skew_check_interval_seconds: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description="Interval of the schedule that reads the latest version from every "
+        "registry.",
+    )
+
     @property
     def temporal_host(self) -> str:
         """Host part of `temporal_address`."""

@@ -177,6 +177,10 @@ def child_environment(settings: Settings) -> dict[str, str]:
     for name in type(settings).model_fields:
         if name.startswith("verify_"):
             env[f"PORTAL_{name.upper()}"] = str(getattr(settings, name))
+    # SDK releases: the worker, the API and the local registries share addresses and credentials.
+    from services.registries.local import sdk_environment
+
+    env.update(sdk_environment(settings))
     return env
 
 
@@ -339,6 +343,11 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
     from portal.verify.local_stack import dispatch_service
 
     services.append(dispatch_service(settings, portal_env))
+    from services.registries.local import sdk_services
+
+    sdk_registries, sdk_notes = sdk_services(settings, portal_env)
+    services += sdk_registries
+    notes += sdk_notes
     services.append(
         Service(
             name="worker",

@@ -6,7 +6,13 @@ import dataclasses
 import logging
 from enum import StrEnum
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleAlreadyRunningError,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
@@ -98,3 +104,34 @@ async def connect(
         lazy=lazy,
         **kwargs,
     )
+
+
+async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> bool:
+    """Create schedule `schedule_id`, or replace its spec and action when they differ.
+
+    Every worker calls this at start-up, so the first one creates the
+    schedule and later ones only align it with their settings.
+
+    Returns:
+        True when the schedule was created or changed, False when it already matched.
+    """
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("schedule created schedule_id=%s", schedule_id)
+        return True
+    except ScheduleAlreadyRunningError:
+        pass
+
+    changed = False
+
+    def align(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        nonlocal changed
+        if current.description.schedule.spec.intervals == schedule.spec.intervals:
+            return None
+        changed = True
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(schedule_id).update(align)
+    if changed:
+        log.info("schedule updated schedule_id=%s", schedule_id)
+    return changed

@@ -43,11 +43,18 @@ class Registration:
 
 def all_workflows() -> Sequence[type]:
     """Return every workflow class of the portal, for the replayer and tests."""
+    from portal.sdk.worker import SDK_WORKFLOWS
     from portal.verify.worker import VERIFY_WORKFLOWS
     from workers.docs import DOCS_WORKFLOWS
     from workflows.key_revocation import KeyRevocationWorkflow
 
-    return [StackCheckWorkflow, KeyRevocationWorkflow, *DOCS_WORKFLOWS, *VERIFY_WORKFLOWS]
+    return [
+        StackCheckWorkflow,
+        KeyRevocationWorkflow,
+        *DOCS_WORKFLOWS,
+        *VERIFY_WORKFLOWS,
+        *SDK_WORKFLOWS,
+    ]
 
 
 async def build_registrations(ctx: WorkerContext) -> list[Registration]:
@@ -67,4 +74,7 @@ async def build_registrations(ctx: WorkerContext) -> list[Registration]:
     from portal.verify.worker import verify_registration
 
     verify = await verify_registration(ctx)
-    return [ops, keys, docs, verify]
+    from portal.sdk.worker import sdk_registration
+
+    sdk = await sdk_registration(ctx)
+    return [ops, keys, docs, verify, sdk]

@@ -1,0 +1,3 @@
+module github.com/example-sms/verify-go
+
+go 1.19

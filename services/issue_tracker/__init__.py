@@ -1,0 +1,1 @@
+"""A local issue tracker serving the subset of the GitHub Issues REST API the portal uses."""
