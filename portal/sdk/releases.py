@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -221,7 +222,8 @@ async def _update(client: Client, settings: Settings, version: str, update, requ
         raise
     try:
         return await asyncio.wait_for(update_handle.result(), wait)
-    except TimeoutError:
+    # Cancelled by wait_for, the result poll raises its own error instead of TimeoutError.
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         # The request is accepted and continues in the workflow; report where it stands.
         return await release_status(client, settings, version)
 
