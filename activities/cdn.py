@@ -46,7 +46,7 @@ _TOO_MANY_RETRY_DELAY = timedelta(seconds=60)
 
 
 class PurgeRequest(BaseModel):
-    """What to purge at one CDN."""
+    """Purge request to one CDN: surrogate keys and paths."""
 
     provider: str = Field(pattern=r"^(varnish|cloudfront)$")
     caller_reference: str = Field(
@@ -61,7 +61,7 @@ class PurgeRequest(BaseModel):
 
 
 class PurgeResult(BaseModel):
-    """What the CDN accepted."""
+    """Purge the CDN accepted."""
 
     provider: str
     reference: str = Field(description="CloudFront invalidation id, or the Varnish request.")
@@ -76,7 +76,7 @@ class SamplePage(BaseModel):
 
 
 class EdgeCheckInput(BaseModel):
-    """What the edge must serve to be fresh."""
+    """Expected edge content: the manifest hash and sample files of a release."""
 
     release_id: str
     manifest_sha256: str
@@ -84,7 +84,7 @@ class EdgeCheckInput(BaseModel):
 
 
 class EdgeCheckResult(BaseModel):
-    """What the edge served."""
+    """Edge check outcome: what the edge served and which paths were stale."""
 
     fresh: bool
     edge_release_id: str | None = None
@@ -193,13 +193,17 @@ class VarnishPurger:
             )
         if response.status_code != 200:
             raise ApplicationError(
-                f"Varnish answered {method} with {response.status_code}", type="PurgeFailed"
+                f"Varnish returned {response.status_code} for {method}", type="PurgeFailed"
             )
         return response.headers.get("X-Purged", response.reason_phrase or "ok")
 
 
 class CloudFrontPurger:
     """Invalidates paths of a CloudFront distribution, once per caller reference."""
+
+    # TODO: in production, CloudFront needs a CloudFront Function that maps public
+    # paths to `releases/<id>/` through the pointer (as the VCL does); the portal
+    # does not deploy one yet, and the local distribution on moto serves nothing.
 
     name = "cloudfront"
 
@@ -211,8 +215,8 @@ class CloudFrontPurger:
         """Create the invalidation of `request`, or find the one its reference already made.
 
         CloudFront itself returns the existing invalidation for a repeated
-        caller reference; the portal looks first as well, so a retried
-        activity never creates a second one on any implementation of the API.
+        caller reference. The portal also looks it up first, so a retried
+        activity creates no second one on API implementations that do not.
         """
         existing = await self._find(request.caller_reference)
         if existing is None:

@@ -56,7 +56,7 @@ class UploadBatchInput(BaseModel):
 
 
 class UploadBatchResult(BaseModel):
-    """Which files the activity put and which the origin already held."""
+    """Upload outcome: files put to the origin and files it already had."""
 
     uploaded: list[str] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)
@@ -70,7 +70,7 @@ class SwitchReleaseInput(BaseModel):
 
 
 class CurrentRelease(BaseModel):
-    """What the origin's `current.json` pointer names."""
+    """Release pointer stored in the origin's `current.json`."""
 
     release_id: str
     manifest_sha256: str

@@ -1,7 +1,7 @@
 """DocsPurgeWorkflow: the manual purge on-call runs when the edge serves an old reference.
 
 It records the edge's manifest hash before, purges every CDN, checks the edge
-again until it serves the origin's current release, and tells that release's
+again until it serves the origin's current release, and signals that release's
 DocsReleaseWorkflow to recheck, so a release left open as stale completes.
 """
 
@@ -148,7 +148,7 @@ class DocsPurgeWorkflow:
             if attempt + 1 < params.verify_attempts:
                 await workflow.sleep(timedelta(seconds=params.verify_interval_seconds))
 
-        # A release left open as stale finishes once it sees the fresh edge itself.
+        # A release left open as stale finishes only after its own edge check passes.
         if result.after.fresh:
             await workflow.execute_activity_method(
                 ReleaseSignalActivities.recheck_stale_releases,

@@ -45,7 +45,7 @@ RECHECKS_PER_RUN = 200
 QUICK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
 )
-# CloudFront answers TooManyInvalidationsInProgress for minutes at a time.
+# CloudFront returns TooManyInvalidationsInProgress for minutes at a time.
 CLOUDFRONT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
@@ -73,7 +73,7 @@ class ReleaseState(StrEnum):
 
 
 class ReleaseOptions(BaseModel):
-    """Tunables of a release, copied from settings by whoever starts it."""
+    """Tunables of a release, copied from settings by the API or CLI that starts it."""
 
     providers: list[str] = Field(default_factory=lambda: ["varnish", "cloudfront"])
     upload_batch_size: int = Field(4, ge=1)

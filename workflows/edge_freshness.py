@@ -53,7 +53,7 @@ class EdgeFreshnessWorkflow:
             retry_policy=QUICK_RETRY,
         )
 
-        # An open release stays stale until it sees the fresh edge itself.
+        # An open release stays stale until its own edge check passes.
         if check.fresh:
             await workflow.execute_activity_method(
                 ReleaseSignalActivities.recheck_stale_releases,

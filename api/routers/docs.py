@@ -2,8 +2,8 @@
 
 DevRel publishes a release (`POST`), watches its state (`GET`), and purges
 the CDN when the edge still serves an older reference (`POST .../purge`).
-Each call starts or reads a Temporal workflow; when Temporal is down the
-API answers 503 with `Retry-After` within a few seconds.
+Each call starts or reads a Temporal workflow. When Temporal is down, the
+API returns 503 with `Retry-After` within a few seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/docs/releases", tags=["docs"])
 
 DEVREL = "devrel"
-# Every endpoint here is for DevRel: publishing changes what every reader sees.
+# Every endpoint here is for DevRel, because a release changes the reference every reader gets.
 require_devrel = require_role(DEVREL)
 TEMPORAL_TIMEOUT_SECONDS = 5.0
 LIST_LIMIT = 50
@@ -62,7 +62,7 @@ class DocsReleaseRequest(BaseModel):
 
 
 class PurgeRequestBody(BaseModel):
-    """What to purge; nothing means every cached object of the release."""
+    """Paths to purge; an empty list purges every cached object of the release."""
 
     paths: list[str] = Field(
         default_factory=list,

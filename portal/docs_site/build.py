@@ -52,7 +52,7 @@ def build_site(release_id: str, spec_paths: list[Path], out_dir: Path, renderer:
     """Build the site of `release_id` from OpenAPI documents into `out_dir`.
 
     The site is written to a sibling folder first and moved into place, so
-    `out_dir` holds either a complete build or none. Building the same input
+    `out_dir` contains either a complete build or none. Building the same input
     twice gives the same files and the same manifest hash.
 
     Args:

@@ -134,7 +134,7 @@ async def release_status(client: Client, release_id: str) -> ReleaseStatus | Non
     """Return the state of a release, or None when no release has that id.
 
     Raises:
-        RPCError: If Temporal cannot answer.
+        RPCError: If the Temporal call fails.
     """
     handle = client.get_workflow_handle_for(
         DocsReleaseWorkflow.run, release_workflow_id(release_id)

@@ -136,3 +136,19 @@ async def test_temporal_down_fast_503(docs_stack: DocsStack, auth_service: Manag
     assert response.headers["retry-after"] == "5"
     assert response.json()["dependency"] == "temporal"
     assert elapsed < 10
+
+
+async def test_demo_step_publishes_fresh(docs_stack: DocsStack, auth_service: ManagedProcess):
+    from portal.demo import STEPS, DemoContext
+    from portal.docs_site.demo import docs_release_demo
+
+    lines: list[str] = []
+    async with api(docs_stack.settings) as http:
+        ctx = DemoContext(
+            settings=docs_stack.settings, http=http, temporal=docs_stack.client, echo=lines.append
+        )
+        await docs_release_demo(ctx)
+
+    assert any(step.run is docs_release_demo for step in STEPS)
+    assert any("state: fresh" in line for line in lines), lines
+    assert any("hash matches origin" in line for line in lines), lines

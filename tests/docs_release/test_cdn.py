@@ -28,7 +28,6 @@ from tests.docs_release.conftest import RELEASE_SPEC, DocsStack
 from tests.harness.servers import ManagedProcess, free_port
 from workflows.edge_freshness import SCHEDULE_ID, EdgeFreshnessInput, EdgeFreshnessWorkflow
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 CLOUDFRONT_XML = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
 
 
