@@ -382,6 +382,29 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plaintext)
 
 
+class DecodeOnlyCodec(PayloadCodec):
+    """Decodes through `inner` and leaves payloads as they are on encode.
+
+    For replay: a replayer sends nothing to Temporal, so encrypting the
+    commands it builds would only cost KMS calls (and fail where there is no
+    KMS, as in CI replaying committed fixtures).
+
+    Args:
+        inner: The codec that decodes.
+    """
+
+    def __init__(self, inner: PayloadCodec) -> None:
+        self.inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Return `payloads` unchanged."""
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decode through the inner codec."""
+        return await self.inner.decode(payloads)
+
+
 def build_codec(settings: Settings) -> EncryptionCodec:
     """Return the portal's payload codec for `settings`; no KMS call happens until first use."""
     return EncryptionCodec(KmsKeyring(settings))

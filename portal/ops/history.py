@@ -17,7 +17,7 @@ PAYLOAD_TYPE = Payload.DESCRIPTOR.full_name
 PAYLOADS_TYPE = Payloads.DESCRIPTOR.full_name
 
 
-def _collect_payloads(message: Message, found: list[Payload]) -> None:
+def collect_payloads(message: Message, found: list[Payload]) -> None:
     """Append every Payload inside `message` (repeated and map fields included) to `found`."""
     if message.DESCRIPTOR.full_name == PAYLOAD_TYPE:
         found.append(message)  # type: ignore[arg-type]
@@ -29,12 +29,12 @@ def _collect_payloads(message: Message, found: list[Payload]) -> None:
             value_field = field.message_type.fields_by_name["value"]
             if value_field.message_type is not None:
                 for item in value.values():
-                    _collect_payloads(item, found)
+                    collect_payloads(item, found)
         elif field.is_repeated:
             for item in value:
-                _collect_payloads(item, found)
+                collect_payloads(item, found)
         else:
-            _collect_payloads(value, found)
+            collect_payloads(value, found)
 
 
 async def decode_events(events: list[HistoryEvent], codec: PayloadCodec) -> int:
@@ -45,7 +45,7 @@ async def decode_events(events: list[HistoryEvent], codec: PayloadCodec) -> int:
     """
     payloads: list[Payload] = []
     for event in events:
-        _collect_payloads(event, payloads)
+        collect_payloads(event, payloads)
     if not payloads:
         return 0
     decoded = await codec.decode(payloads)

@@ -11,6 +11,7 @@ task whose predecessor's commands no longer match.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
+
+from portal.codec import DecodeOnlyCodec
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,10 @@ class HistoryReplayer:
     """
 
     def __init__(self, workflows: Sequence[type], data_converter: DataConverter) -> None:
+        if data_converter.payload_codec is not None:
+            data_converter = dataclasses.replace(
+                data_converter, payload_codec=DecodeOnlyCodec(data_converter.payload_codec)
+            )
         self._replayer = Replayer(
             workflows=list(workflows), data_converter=data_converter, runtime=quiet_runtime()
         )
