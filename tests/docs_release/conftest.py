@@ -8,6 +8,7 @@ these workflows, and faults injected into one edge stay in that module.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -271,8 +272,36 @@ async def docs_stack(
     client = await temporal.connect(settings)
     stack = DocsStack(settings=settings, edge=edge, worker=worker, client=client, workdir=workdir)
     yield stack
+    await capture_replay_fixtures(stack)
     stack.worker.stop()
     edge.process.stop()
+
+
+async def capture_replay_fixtures(stack: DocsStack) -> None:
+    """Export this module's docs workflows as replay fixtures, under `portal ops fixtures`.
+
+    The capture plugin reads only the session's default namespace, and these
+    workflows run in the module's own, so the module exports them itself.
+    """
+    from portal.ops import fixtures
+    from portal.ops.replay import HistoryReplayer
+    from workers.docs import DOCS_WORKFLOWS
+    from workers.registry import all_workflows
+
+    if fixtures.ENV_LABEL not in os.environ:
+        return
+    ours = [fixtures.workflow_type_name(cls) for cls in DOCS_WORKFLOWS]
+    requested = [name for name in os.environ.get(fixtures.ENV_TYPES, "").split(",") if name]
+    types = [name for name in ours if not requested or name in requested]
+    replayer = HistoryReplayer(all_workflows(), temporal.build_data_converter(stack.settings))
+    await fixtures.capture_fixtures(
+        stack.client,
+        replayer,
+        types,
+        label=os.environ[fixtures.ENV_LABEL],
+        overwrite=bool(os.environ.get(fixtures.ENV_OVERWRITE)),
+        directory=Path(os.environ.get(fixtures.ENV_DIR) or fixtures.FIXTURES_DIR),
+    )
 
 
 def edge_manifest(stack: DocsStack) -> dict:
