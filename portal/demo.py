@@ -17,6 +17,7 @@ from temporalio.client import Client
 from portal import temporal
 from portal.docs_site.demo import docs_release_demo
 from portal.keys.demo import api_keys_demo
+from portal.ops.demo import encrypted_history_step
 from portal.sdk.demo import sdk_release_demo
 from portal.settings import Settings
 
@@ -70,6 +71,10 @@ STEPS: list[DemoStep] = [
     DemoStep("API keys: sign in, create, reveal once, revoke durably", api_keys_demo),
     DemoStep("Docs release: publish behind the CDN, prove the edge fresh", docs_release_demo),
     DemoStep("SDK release: publish every language, read each registry back", sdk_release_demo),
+    DemoStep(
+        "Operations: ciphertext in the plain CLI, plaintext through the codec, replay",
+        encrypted_history_step,
+    ),
 ]
 
 

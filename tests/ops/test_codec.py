@@ -24,8 +24,6 @@ from portal.settings import Settings, load_settings
 from portal.temporal import build_data_converter
 from tests.harness.servers import ManagedProcess, free_port
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 def json_payload(text: str) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())

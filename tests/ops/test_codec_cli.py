@@ -16,8 +16,6 @@ from tests.harness.servers import ManagedProcess, temporal_cli
 from tests.ops.conftest import CODEC_TOKEN
 from tests.ops.workflows import PhoneCheckInput, PhoneCheckWorkflow
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 PHONE = "+14155550123"
 
 

@@ -24,8 +24,6 @@ from tests.ops.changed_workflows import (
 from tests.ops.workflows import FlakyStepWorkflow, RetryingWorkflow
 from workflows.stack_check import StackCheckInput, StackCheckWorkflow
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 async def run_stack_check(client: Client, task_queue: str) -> str:
     workflow_id = f"stack-check-ops-{uuid.uuid4().hex[:8]}"

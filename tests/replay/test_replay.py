@@ -21,8 +21,6 @@ from portal.settings import load_settings
 from portal.temporal import build_data_converter
 from workers.registry import all_workflows
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 FIXTURES = sorted(FIXTURES_DIR.rglob("*.json"))
 
 
