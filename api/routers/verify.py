@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.problems import Problem
 from api.security import KeyIdentity, require_scope
+from portal.keys.scopes import KeyScope
 from portal.settings import Settings
 from portal.verify.caps import CapExceeded
 from portal.verify.codes import TEMPLATES, supported_language
@@ -32,8 +33,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/verify", tags=["verify"])
 
 VERIFY_SCOPE = "verify"
-# The caller's API key, checked by the auth-service and carrying the verify scope.
-verify_key = require_scope(VERIFY_SCOPE)
+# The caller's API key, checked by the auth-service. Keys created in the portal
+# carry verify:send and verify:check; `verify`, which keys created straight in
+# the auth-service may carry, grants both.
+verify_key = require_scope(KeyScope.VERIFY_SEND, KeyScope.VERIFY_CHECK, VERIFY_SCOPE)
+send_key = require_scope(KeyScope.VERIFY_SEND, VERIFY_SCOPE)
+check_key = require_scope(KeyScope.VERIFY_CHECK, VERIFY_SCOPE)
 
 
 class Channel(StrEnum):
@@ -236,7 +241,7 @@ def _cap_problem(exc: CapExceeded) -> Problem:
 async def start_session(
     body: StartSessionBody,
     response: Response,
-    key: Annotated[KeyIdentity, Depends(verify_key)],
+    key: Annotated[KeyIdentity, Depends(send_key)],
     verify: Annotated[VerifyService, Depends(get_verify)],
 ) -> SessionView:
     """Send a one-time code to `to` on the first available channel, falling back to the next.
@@ -290,7 +295,7 @@ async def get_session(
 async def check_code(
     session_id: str,
     body: CheckBody,
-    key: Annotated[KeyIdentity, Depends(verify_key)],
+    key: Annotated[KeyIdentity, Depends(check_key)],
     verify: Annotated[VerifyService, Depends(get_verify)],
 ) -> CheckResult:
     """Check a code against every code sent in the session.
@@ -330,7 +335,7 @@ async def check_code(
 )
 async def cancel_session(
     session_id: str,
-    key: Annotated[KeyIdentity, Depends(verify_key)],
+    key: Annotated[KeyIdentity, Depends(send_key)],
     verify: Annotated[VerifyService, Depends(get_verify)],
 ) -> SessionView:
     """Stop sending codes and make every code of the session unusable. Cancelling twice is fine."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,12 +29,15 @@ from portal.keys.format import KeyEnvironment
 from portal.settings import Settings
 from portal.verify.breaker import BREAKER_PREFIX
 from portal.verify.service import workflow_id
+from portal.verify.store import SessionRecord, SessionStatus, SessionStore, new_session_id
 from services.dispatch.admin_client import DispatchAdmin
 from tests.harness.servers import ManagedProcess
 from workflows.verify_session import VerifySessionResult, VerifySessionWorkflow
 
-# Every code a test read from an inbox, for the end-of-session leak search.
+# Every code a test read from an inbox and every number a test used, for the
+# leak search that runs after the other Verify tests.
 SENT_CODES: set[str] = set()
+USED_NUMBERS: set[str] = set()
 CODE_PATTERN = re.compile(r"\b(\d(?: ?\d){5,9})\b")
 
 # US numbers in the 201-555-01xx style are valid for phonenumbers and reserved
@@ -46,7 +51,9 @@ def fresh_number() -> str:
     area = 201 + (serial // 10_000) % 700
     while area % 100 == 11 or str(area)[1] == "9":
         area += 1
-    return f"+1{area}555{serial % 10_000:04d}"
+    number = f"+1{area}555{serial % 10_000:04d}"
+    USED_NUMBERS.add(number)
+    return number
 
 
 def code_from(message: dict[str, Any]) -> str:
@@ -66,6 +73,7 @@ class VerifyCaller:
     key_id: str
     secret: str
     http: httpx.AsyncClient
+    started: list[str] = field(default_factory=list)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -74,9 +82,12 @@ class VerifyCaller:
 
     async def start(self, to: str, **fields: Any) -> httpx.Response:
         """POST /v1/verify/sessions."""
-        return await self.http.post(
+        response = await self.http.post(
             "/v1/verify/sessions", json={"to": to, **fields}, headers=self.headers
         )
+        if response.status_code == 201:
+            self.started.append(response.json()["id"])
+        return response
 
     async def get(self, session_id: str) -> httpx.Response:
         """GET /v1/verify/sessions/{id}."""
@@ -112,6 +123,31 @@ async def session_result(client: Client, session_id: str) -> VerifySessionResult
     return await asyncio.wait_for(handle.result(), 60)
 
 
+async def stored_session(store: SessionStore, tenant_id: str = "tenant-core") -> str:
+    """Store a pending session with no workflow behind it; return its id."""
+    session_id = new_session_id()
+    now = time.time()
+    await store.create(
+        SessionRecord(
+            session_id=session_id,
+            tenant_id=tenant_id,
+            key_id="key-core",
+            status=SessionStatus.PENDING,
+            channels=["sms"],
+            code_length=6,
+            locale="en",
+            created_at=now,
+            expires_at=now + 600,
+            attempts=0,
+            max_attempts=5,
+            masked_to="+1********00",
+            recipient=uuid.uuid4().hex,
+            number="1:unused",
+        )
+    )
+    return session_id
+
+
 async def create_api_key(settings: Settings, scopes: tuple[str, ...] = ("verify",)) -> tuple:
     """Create a test API key of a fresh tenant; return (tenant id, key id, secret)."""
     tenant_id = f"tenant-{uuid.uuid4().hex[:10]}"
@@ -124,6 +160,26 @@ async def create_api_key(settings: Settings, scopes: tuple[str, ...] = ("verify"
             created_by="tests",
         )
     return tenant_id, created.key.key_id, created.secret
+
+
+@pytest.fixture(scope="session", autouse=True)
+def verify_log(session_dir: Path) -> Iterator[Path]:
+    """Copy every log record of this process, from the first Verify test on, into a file."""
+    path = session_dir / "verify-tests.log"
+    handler = logging.FileHandler(path)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # httpx logs the tests' own inbox reads, whose URLs name the number; the
+    # portal itself reaches dispatch over gRPC.
+    handler.addFilter(lambda record: not record.name.startswith(("httpx", "httpcore")))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.INFO)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    handler.close()
 
 
 @pytest.fixture
@@ -170,7 +226,12 @@ async def caller(
     portal_worker: None,
     dispatch_admin: DispatchAdmin,
     closed_breakers: None,
-) -> VerifyCaller:
+) -> AsyncIterator[VerifyCaller]:
     """An API key of a fresh tenant with the verify scope, on a running API and worker."""
     tenant_id, key_id, secret = await create_api_key(portal_settings)
-    return VerifyCaller(tenant_id, key_id, secret, api_client)
+    caller = VerifyCaller(tenant_id, key_id, secret, api_client)
+    yield caller
+    # Sessions left pending would fall back after their channel timeout and
+    # send during later tests.
+    for session_id in caller.started:
+        await caller.cancel(session_id)

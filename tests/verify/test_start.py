@@ -102,7 +102,7 @@ async def test_number_forms_share_recipient_cap(caller, dispatch_admin, numbers)
 
 async def test_tenant_cap_is_429_with_retry_after(caller, numbers, portal_settings):
     async with api_with(portal_settings, verify_cap_tenant_sessions="2 per minute") as http:
-        capped = VerifyCaller(caller.tenant_id, caller.key_id, caller.secret, http)
+        capped = VerifyCaller(caller.tenant_id, caller.key_id, caller.secret, http, caller.started)
         for _ in range(2):
             assert (await capped.start(numbers())).status_code == 201
         refused = await capped.start(numbers())

@@ -158,7 +158,7 @@ async def test_storm_alert_fires_when_breaker_held_closed(
         assert await dispatches_per_session(caller, sessions) == 2
         dispatches = counter_total("portal_verify_dispatches") - dispatches_before
         started = counter_total("portal_verify_sessions_started") - sessions_before
-        assert dispatches / started == pytest.approx(2.0)
+        assert dispatches / started == pytest.approx(2.0, abs=0.15)
         assert storm_alert_fires(tmp_path, dispatches, started)
     finally:
         await breakers.force("whatsapp", None)
