@@ -155,3 +155,43 @@ async def test_stale_edge_until_manual_purge(docs_stack: DocsStack, tmp_path):
     metrics = docs_stack.worker_metrics()
     assert metric_value(metrics, "portal_docs_release_stale", site=site) == 0.0
     assert metric_value(metrics, "portal_docs_edge_stale", site=site) == 0.0
+
+
+async def run_portal(stack: DocsStack, *args: str) -> subprocess.CompletedProcess:
+    """Run the `portal` CLI against the module's stack."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "portal", *args],
+        env={**os.environ, **settings_env(stack.settings)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+async def test_cli_publish_check_status(docs_stack: DocsStack):
+    release_id = "cli-" + os.urandom(4).hex()
+
+    bootstrap = await run_portal(docs_stack, "docs", "bootstrap")
+    published = await run_portal(
+        docs_stack, "docs", "publish", "--release", release_id, "--spec", RELEASE_SPEC
+    )
+    check = await run_portal(docs_stack, "docs", "check")
+    status = await run_portal(docs_stack, "docs", "status", release_id)
+    duplicate = await run_portal(docs_stack, "docs", "publish", "--release", release_id)
+    unknown = await run_portal(
+        docs_stack, "docs", "publish", "--release", "x1", "--spec", "missing.yaml"
+    )
+
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    assert f"bucket {docs_stack.settings.docs_bucket} ready" in bootstrap.stdout
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert f"started docs-release-{release_id}" in published.stdout
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "edge is fresh" in check.stdout
+    assert status.returncode == 0
+    assert '"state": "fresh"' in status.stdout
+    assert duplicate.returncode == 2
+    assert "exists" in duplicate.stderr
+    assert unknown.returncode == 2
+    assert "missing.yaml" in unknown.stderr
