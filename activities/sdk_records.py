@@ -69,13 +69,14 @@ class SdkRecordActivities:
             REGISTRY_UP.labels(language).set(1 if reading.reachable else 0)
             if not reading.reachable:
                 continue
+            # A registry without any release reports "none", which differs from
+            # every version, so a language never published also counts as skew.
+            latest = reading.latest or "none"
             previous = self._latest_seen.get(language)
-            if previous is not None and previous != reading.latest:
+            if previous is not None and previous != latest:
                 LATEST_VERSION_SEEN.remove(language, previous)
-                del self._latest_seen[language]
-            if reading.latest is not None:
-                LATEST_VERSION_SEEN.labels(language, reading.latest).set(now)
-                self._latest_seen[language] = reading.latest
+            LATEST_VERSION_SEEN.labels(language, latest).set(now)
+            self._latest_seen[language] = latest
         RELEASES_PARTIAL_OPEN.set(report.partial_releases)
         log.info(
             "version skew exported skewed=%s latest=%s partial_releases=%d",

@@ -52,7 +52,8 @@ class VersionSkewWorkflow:
             retry_policy=_READ_RETRY,
         )
 
-        latest = {reading.latest for reading in readings if reading.reachable and reading.latest}
+        # A reachable registry without any release differs from one with a release.
+        latest = {reading.latest for reading in readings if reading.reachable}
         report = VersionSkewReport(
             readings=list(readings), skewed=len(latest) > 1, partial_releases=partial
         )

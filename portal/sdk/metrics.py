@@ -41,6 +41,6 @@ REGISTRY_UP = Gauge(
 LATEST_VERSION_SEEN = Gauge(
     "portal_sdk_registry_latest_version_seen_timestamp_seconds",
     "Unix time at which the version skew check last read `version` as the highest release "
-    "in the registry of `language`; one series per language.",
+    "in the registry of `language` (`none` when it holds no release); one series per language.",
     ["language", "version"],
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -83,7 +84,7 @@ def staging_store(settings: Settings) -> StagingStore:
     return StagingStore(s3_client(config), config.staging_bucket, config.local_aws)
 
 
-async def _temporal(call, limit: float = TEMPORAL_TIMEOUT_SECONDS) -> Any:
+async def _temporal(call: Awaitable[Any], limit: float = TEMPORAL_TIMEOUT_SECONDS) -> Any:
     """Await a Temporal call, turning an outage into DependencyUnavailableError."""
     try:
         return await asyncio.wait_for(call, limit)
@@ -203,16 +204,28 @@ async def release_status(client: Client, settings: Settings, version: str) -> Re
     )
 
 
-async def _update(client: Client, settings: Settings, version: str, update, request, wait: float):
+def _rejection(exc: WorkflowUpdateFailedError) -> ReleaseStateError:
+    cause = exc.cause
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+    return ReleaseStateError(message)
+
+
+async def _update(
+    client: Client,
+    settings: Settings,
+    version: str,
+    update: Callable[..., Awaitable[ReleaseStatus]],
+    request: BaseModel,
+    wait: float,
+) -> ReleaseStatus:
+    """Send `update` to the release; return its result, or the current state after `wait` s."""
     handle = _handle(client, version)
     try:
         update_handle = await _temporal(
             handle.start_update(update, request, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
         )
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        raise ReleaseStateError(message) from None
+        raise _rejection(exc) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             status = await release_status(client, settings, version)
@@ -222,9 +235,12 @@ async def _update(client: Client, settings: Settings, version: str, update, requ
         raise
     try:
         return await asyncio.wait_for(update_handle.result(), wait)
+    except WorkflowUpdateFailedError as exc:
+        # The workflow's validator rejected the request.
+        raise _rejection(exc) from None
     # Cancelled by wait_for, the result poll raises its own error instead of TimeoutError.
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # The request is accepted and continues in the workflow; report where it stands.
+        # The request is accepted and continues in the workflow; return the current state.
         return await release_status(client, settings, version)
 
 

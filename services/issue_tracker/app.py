@@ -273,6 +273,10 @@ def create_app(data_file: Path, token: str) -> FastAPI:
         header = f"#{number} [{item['state']}] {item['title']}"
         return f"{header}\n\n{item['body'] or ''}\n\n---\n{comments}"
 
+    @app.get("/_admin/faults", dependencies=[Depends(authorized)])
+    async def read_faults() -> Faults:
+        return faults
+
     @app.put("/_admin/faults", dependencies=[Depends(authorized)])
     async def set_faults(update: Faults) -> Faults:
         faults.lose_create_responses = update.lose_create_responses

@@ -289,3 +289,97 @@ def tracker_issues(settings: Settings, version: str) -> list[dict]:
     )
     response.raise_for_status()
     return response.json()
+
+
+def start_prometheus(workdir: Path, scrape_port: int) -> ManagedProcess:
+    """Start Prometheus with the portal's alert rules, scraping `scrape_port` every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        unavailable("prometheus is not installed; run scripts/setup.sh")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    rules = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {rules}\n"
+        "scrape_configs:\n  - job_name: worker\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{scrape_port}']\n"
+    )
+    server = ManagedProcess(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        workdir,
+        ready=lambda: _http_ready(f"http://127.0.0.1:{port}/-/ready"),
+        startup_timeout=60.0,
+    )
+    server.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    return server.start()
+
+
+def firing_alerts(prometheus: ManagedProcess) -> set[str]:
+    """Return the names of the alerts Prometheus reports as firing."""
+    response = httpx.get(f"{prometheus.url}/api/v1/alerts", timeout=5.0)  # type: ignore[attr-defined]
+    return {
+        alert["labels"]["alertname"]
+        for alert in response.json()["data"]["alerts"]
+        if alert["state"] == "firing"
+    }
+
+
+def prometheus_value(prometheus: ManagedProcess, query: str) -> float | None:
+    """Return the value of an instant query with one result, or None when it has none."""
+    response = httpx.get(
+        f"{prometheus.url}/api/v1/query",  # type: ignore[attr-defined]
+        params={"query": query},
+        timeout=5.0,
+    )
+    result = response.json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+async def portal_command(settings: Settings, *args: str) -> tuple[int, str]:
+    """Run `python -m portal ARGS` with `settings` in its environment; return (exit code, output).
+
+    It runs as a subprocess awaited without blocking the event loop, which
+    the in-process worker needs to answer the command's workflow calls.
+    """
+    from tests.harness.keys import settings_environment
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "portal",
+        *args,
+        env={**os.environ, **settings_environment(settings)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 300)
+    return process.returncode or 0, output.decode()
+
+
+async def wait_settled(client: Client, settings: Settings, version: str):
+    """Wait until release `version` is published, rejected, or partial with its issue filed."""
+    from portal.errors import DependencyUnavailableError
+    from portal.sdk.models import ReleaseState
+    from portal.sdk.releases import release_status
+
+    async def settled():
+        try:
+            status = await release_status(client, settings, version)
+        except DependencyUnavailableError:
+            # Queries time out while no worker polls, such as after a worker is killed.
+            return None
+        if status.state is ReleaseState.PUBLISHING:
+            return None
+        if status.state is ReleaseState.PARTIAL and status.issue is None:
+            return None
+        return status
+
+    return await wait_for(settled, 240, f"release {version} settled")

@@ -8,7 +8,6 @@ import pytest_asyncio
 
 from api.problems import PROBLEM_MEDIA_TYPE
 from portal.sdk.models import LanguageState, ReleaseState
-from portal.sdk.releases import release_status
 from tests.harness.keys import seed_user, sign_in
 from tests.sdk_release.harness import (
     git_tags,
@@ -21,21 +20,13 @@ from tests.sdk_release.harness import (
     pip_install,
     pypi_files,
     tracker_issues,
-    wait_for,
+    wait_settled,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 VERSION = "1.0.0"
 CONFLICT_VERSION = "1.1.0"
-
-
-async def wait_settled(client, settings, version):
-    async def settled():
-        status = await release_status(client, settings, version)
-        return status if status.state is not ReleaseState.PUBLISHING else None
-
-    return await wait_for(settled, 240, f"release {version} settled")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -185,6 +176,12 @@ async def test_different_content_is_a_conflict(published, api, sdk_settings, sdk
     assert len(issues) == 1
     assert "java" in issues[0]["title"]
 
+    not_missing = await api.post(
+        f"/v1/sdk/releases/{CONFLICT_VERSION}/retry", json={"languages": ["python"]}
+    )
+    assert not_missing.status_code == 409, not_missing.text
+    assert "python not missing" in not_missing.json()["detail"]
+
     abandoned = await api.post(
         f"/v1/sdk/releases/{CONFLICT_VERSION}/abandon",
         json={"reason": "the Maven repository holds a foreign jar; shipping 1.1.1"},
@@ -198,3 +195,25 @@ async def test_different_content_is_a_conflict(published, api, sdk_settings, sdk
 
     again = await api.post(f"/v1/sdk/releases/{CONFLICT_VERSION}/abandon", json={"reason": "twice"})
     assert again.status_code == 409
+
+
+async def test_temporal_down_is_a_fast_503(sdk_settings, registries):
+    import time
+
+    from api.app import create_app
+    from tests.harness.servers import free_port
+
+    settings = sdk_settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
+            session = await sign_in(http, await seed_user(settings, roles=("devrel",)))
+            started = time.monotonic()
+            response = await http.get("/v1/sdk/releases/1.0.0", headers=session.headers)
+            elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["dependency"] == "temporal"
+    assert elapsed < 12
