@@ -250,17 +250,19 @@ async def require_api_key(
     return identity
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[KeyIdentity]]:
-    """Return a dependency that admits API keys carrying `scope`."""
+def require_scope(scope: str, *alternatives: str) -> Callable[..., Awaitable[KeyIdentity]]:
+    """Return a dependency that admits API keys carrying `scope` or one of `alternatives`."""
 
     async def dependency(key: KeyIdentity = Depends(require_api_key)) -> KeyIdentity:
-        if scope not in key.scopes:
+        if scope not in key.scopes and not set(alternatives) & set(key.scopes):
+            accepted = " or ".join(f"`{name}`" for name in (scope, *alternatives))
             raise Problem(
                 403,
                 "Scope required",
-                f"The API key {key.key_id} lacks the `{scope}` scope. Create a key with it.",
+                f"The API key {key.key_id} lacks the {accepted} scope. Create a key with it.",
                 type_="scope-required",
                 required_scope=scope,
+                accepted_scopes=[scope, *alternatives],
             )
         return key
 

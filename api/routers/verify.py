@@ -33,12 +33,11 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/verify", tags=["verify"])
 
 VERIFY_SCOPE = "verify"
-# The caller's API key, checked by the auth-service. Keys created in the portal
-# carry verify:send and verify:check; `verify`, which keys created straight in
-# the auth-service may carry, grants both.
-verify_key = require_scope(KeyScope.VERIFY_SEND, KeyScope.VERIFY_CHECK, VERIFY_SCOPE)
-send_key = require_scope(KeyScope.VERIFY_SEND, VERIFY_SCOPE)
-check_key = require_scope(KeyScope.VERIFY_CHECK, VERIFY_SCOPE)
+# The caller's API key, checked by the auth-service. `verify` grants every
+# Verify call; keys created in the portal carry verify:send and verify:check.
+verify_key = require_scope(VERIFY_SCOPE, KeyScope.VERIFY_SEND, KeyScope.VERIFY_CHECK)
+send_key = require_scope(VERIFY_SCOPE, KeyScope.VERIFY_SEND)
+check_key = require_scope(VERIFY_SCOPE, KeyScope.VERIFY_CHECK)
 
 
 class Channel(StrEnum):
