@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import httpx
 from temporalio.client import Client
 
+from api.web.demo import web_pages_demo
 from portal import temporal
 from portal.docs_site.demo import docs_release_demo
 from portal.keys.demo import api_keys_demo
 from portal.ops.demo import encrypted_history_step
 from portal.sdk.demo import sdk_release_demo
 from portal.settings import Settings
+from portal.verify.demo import verify_demo
 
 
 @dataclass
@@ -69,12 +71,14 @@ async def _stack_check(ctx: DemoContext) -> None:
 STEPS: list[DemoStep] = [
     DemoStep("Stack check: API ready, a workflow round trip through the worker", _stack_check),
     DemoStep("API keys: sign in, create, reveal once, revoke durably", api_keys_demo),
+    DemoStep("Verify: a code from the local inbox, then WhatsApp down, SMS instead", verify_demo),
     DemoStep("Docs release: publish behind the CDN, prove the edge fresh", docs_release_demo),
     DemoStep("SDK release: publish every language, read each registry back", sdk_release_demo),
     DemoStep(
         "Operations: ciphertext in the plain CLI, plaintext through the codec, replay",
         encrypted_history_step,
     ),
+    DemoStep("Web pages: where they are, served with CSP, no-store and CSRF", web_pages_demo),
 ]
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -31,11 +32,24 @@ from temporalio.testing import WorkflowEnvironment
 from portal.settings import Settings
 from portal.stack import child_environment
 from portal.temporal import SEARCH_ATTRIBUTES
+from services.dispatch.admin_client import DispatchAdmin
+from services.registries import local as local_registries
+from tests.harness.dispatch import start_dispatch
 from tests.harness.keys import start_auth_service
 from tests.harness.servers import REPO_ROOT, ManagedProcess, free_port, unavailable
 from tests.web.browser import CHROMIUM_PATH, BrowserSession, launch_browser
 
 SCREENSHOTS_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+# The API's and the worker's logs, kept as artifacts beside the screenshots.
+STACK_LOGS_DIR = REPO_ROOT / "test-artifacts" / "web-stack"
+
+
+@pytest.fixture(scope="session")
+def stack_logs_dir() -> Path:
+    """An emptied folder for the logs of the browser tests' API and worker."""
+    shutil.rmtree(STACK_LOGS_DIR, ignore_errors=True)
+    STACK_LOGS_DIR.mkdir(parents=True)
+    return STACK_LOGS_DIR
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -69,15 +83,39 @@ async def web_namespace(temporal_env: WorkflowEnvironment) -> str:
     raise TimeoutError(f"namespace {namespace} not visible after 10 s")
 
 
+def start_own(start: Callable[[Path], ManagedProcess], workdir: Path, what: str) -> ManagedProcess:
+    """Start a server with `start(workdir)`; skip, or fail under CI, when it cannot start."""
+    try:
+        return start(workdir)
+    except RuntimeError as exc:
+        unavailable(f"{what} failed to start: {exc}")
+        raise
+
+
 @pytest.fixture(scope="session")
 def web_auth_service(session_dir: Path) -> Iterator[ManagedProcess]:
     """An auth-service of the browser tests' own, which a test may stop and restart."""
-    try:
-        server = start_auth_service(session_dir / "web-auth-service")
-    except RuntimeError as exc:
-        unavailable(f"auth-service failed to start: {exc}")
+    server = start_own(start_auth_service, session_dir / "web-auth-service", "auth-service")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_dispatch(session_dir: Path) -> Iterator[ManagedProcess]:
+    """A dispatch server of the browser tests' own, whose inboxes hold the codes sent."""
+    server = start_own(start_dispatch, session_dir / "web-dispatch", "dispatch")
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def dispatch_admin(web_dispatch: ManagedProcess) -> AsyncIterator[DispatchAdmin]:
+    """The control plane of the stack's dispatch server, every channel healthy around the test."""
+    admin = DispatchAdmin(web_dispatch.admin_url)  # type: ignore[attr-defined]
+    await admin.reset()
+    yield admin
+    await admin.reset()
+    await admin.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +123,7 @@ def web_settings(
     portal_settings: Settings,
     web_namespace: str,
     web_auth_service: ManagedProcess,
+    web_dispatch: ManagedProcess,
     session_dir: Path,
 ) -> Settings:
     """Settings of the browser tests' stack: the session's servers, its own ports."""
@@ -93,9 +132,12 @@ def web_settings(
             "state_dir": session_dir / "web-state",
             "temporal_namespace": web_namespace,
             "auth_service_address": web_auth_service.address,
+            "dispatch_address": web_dispatch.address,
+            "dispatch_admin_port": web_dispatch.admin_port,
             "api_port": free_port(),
             "worker_metrics_port": free_port(),
             "worker_sdk_metrics_port": free_port(),
+            "sdk_tracker_port": free_port(),
             "web_poll_seconds": 0.5,
             # Short, so a browser test can see the step-up prompt without a long wait.
             "mfa_max_age_seconds": 10,
@@ -111,8 +153,12 @@ def stack_environment(settings: Settings) -> dict[str, str]:
     """Environment of the stack's processes: what `portal up` passes, plus the tests' tuning."""
     return {
         **child_environment(settings),
+        **local_registries.sdk_environment(settings),
         # The API's breaker closes again soon after a test restarts the auth-service.
         "PORTAL_AUTH_SERVICE_BREAKER_RESET_SECONDS": "2",
+        # No registries run here, so an SDK release turns partial after one attempt.
+        "PORTAL_SDK_PUBLISH_MAX_ATTEMPTS": "1",
+        "PORTAL_SDK_PUBLISH_INITIAL_INTERVAL_SECONDS": "0.5",
     }
 
 
@@ -148,13 +194,34 @@ class AuthServiceOutage:
 
 
 @pytest.fixture(scope="session")
-def web_worker(web_settings: Settings, session_dir: Path) -> Iterator[ManagedProcess]:
+def web_issue_tracker(web_settings: Settings, stack_logs_dir: Path) -> Iterator[ManagedProcess]:
+    """The local issue tracker, where SDK releases file and close their partial-release issues."""
+    tracker = local_registries.issue_tracker(web_settings, stack_environment(web_settings))
+    server = ManagedProcess(
+        tracker.name,
+        tracker.argv,
+        stack_logs_dir,
+        ready=lambda: _http_ok(tracker.health_url),
+        env=tracker.env,
+    )
+    try:
+        server.start()
+    except RuntimeError as exc:
+        unavailable(f"the issue tracker failed to start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_worker(
+    web_settings: Settings, web_issue_tracker: ManagedProcess, stack_logs_dir: Path
+) -> Iterator[ManagedProcess]:
     """The portal's worker process, polling every task queue in the stack's namespace."""
     metrics = f"http://127.0.0.1:{web_settings.worker_metrics_port}/metrics"
     worker = ManagedProcess(
         "web-worker",
         [sys.executable, "-m", "workers"],
-        session_dir / "web-worker",
+        stack_logs_dir,
         ready=lambda: _http_ok(metrics),
         env=stack_environment(web_settings),
         startup_timeout=60.0,
@@ -169,7 +236,7 @@ def web_worker(web_settings: Settings, session_dir: Path) -> Iterator[ManagedPro
 
 @pytest.fixture(scope="session")
 def web_api(
-    web_settings: Settings, web_worker: ManagedProcess, session_dir: Path
+    web_settings: Settings, web_worker: ManagedProcess, stack_logs_dir: Path
 ) -> Iterator[ManagedProcess]:
     """The portal API under uvicorn, as `portal up` runs it; `base_url` is its address."""
     port = web_settings.api_port
@@ -180,7 +247,7 @@ def web_api(
             sys.executable, "-m", "uvicorn", "api.main:app",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
         ],
-        session_dir / "web-api",
+        stack_logs_dir,
         ready=lambda: _http_ok(f"{base_url}/healthz"),
         env=stack_environment(web_settings),
         startup_timeout=60.0,

@@ -47,7 +47,7 @@ function actionsFor(key) {
   cell.append(
     element("a", {
       text: "Reveal secret",
-      attributes: { href: revealPath(id), "aria-label": `Reveal the secret of ${key.name}` },
+      attributes: { href: revealPath(id), "aria-label": `Reveal secret of ${key.name}` },
     }),
     " ",
   );

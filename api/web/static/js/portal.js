@@ -40,7 +40,10 @@ function retryAfterSeconds(response, problem) {
 
 // Call the portal API on this origin and return the parsed JSON body.
 // Throws ProblemError for any non-2xx answer, a network failure or a timeout.
-export async function callApi(path, { method = "GET", json, apiKey } = {}) {
+export async function callApi(
+  path,
+  { method = "GET", json, apiKey, timeoutMs = REQUEST_TIMEOUT_MS } = {},
+) {
   const headers = { Accept: "application/json, application/problem+json" };
   const init = {
     method,
@@ -48,7 +51,7 @@ export async function callApi(path, { method = "GET", json, apiKey } = {}) {
     credentials: "same-origin",
     cache: "no-store",
     redirect: "error",
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
   };
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -67,7 +70,7 @@ export async function callApi(path, { method = "GET", json, apiKey } = {}) {
       {
         title: timedOut ? "Request timed out" : "Portal API unreachable",
         detail: timedOut
-          ? `The portal API did not answer within ${REQUEST_TIMEOUT_MS / 1000} seconds.`
+          ? `The portal API did not answer within ${timeoutMs / 1000} seconds.`
           : "The browser could not reach the portal API.",
         dependency: "portal API",
       },
@@ -119,10 +122,8 @@ export function clearProblem(form) {
 export function describeProblem(error) {
   if (!(error instanceof ProblemError)) return `Unexpected error: ${error?.message ?? error}`;
   const problem = error.problem;
-  if (error.unavailable) {
-    const dependency = problem.dependency || "A service the portal needs";
-    const wait = error.retryAfter ?? 5;
-    return `${dependency} unavailable, retry in ${wait} seconds.`;
+  if (error.unavailable && problem.dependency) {
+    return `${problem.dependency} unavailable, retry in ${error.retryAfter ?? 5} seconds.`;
   }
   const title = problem.title || `HTTP ${error.status}`;
   return problem.detail ? `${title}: ${problem.detail}` : title;
@@ -150,8 +151,12 @@ function markInvalidFields(form, problem) {
 // it. A 503 names the dependency and when to retry; `retry` adds a button that
 // runs the action again, enabled once Retry-After has passed.
 export function showProblem(error, { form, retry } = {}) {
+  // Only a missing or expired session sends the user to sign in; other 401s,
+  // such as an invalid API key in the Verify console, are shown where they happen.
   const signedOut =
-    error instanceof ProblemError && error.status === 401 && !isStepUpRequired(error);
+    error instanceof ProblemError &&
+    error.status === 401 &&
+    String(error.problem.type ?? "").endsWith("/sign-in-required");
   if (signedOut && document.body.dataset.page !== "sign-in") {
     redirectToSignIn();
     return;
@@ -264,34 +269,51 @@ export async function callWithStepUp(path, options) {
 
 // --- Confirmation ----------------------------------------------------------
 
-// Ask to confirm a destructive action in the layout's dialog; resolves true when confirmed.
-export function confirmAction(title, detail, label) {
+// Ask to confirm a destructive action in the layout's dialog. Resolves null
+// when cancelled, else { reason }, where reason is what the user typed when
+// `askReason` is set (at least 3 characters).
+export function confirmAction(title, detail, label, { askReason = false } = {}) {
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-detail").textContent = detail;
   document.getElementById("confirm-ok").textContent = label;
   const dialog = document.getElementById("confirm-dialog");
   const form = document.getElementById("confirm-form");
   const cancel = document.getElementById("confirm-cancel");
+  const reasonField = document.getElementById("confirm-reason-field");
+  const reason = document.getElementById("confirm-reason");
+  const reasonError = document.getElementById("reason-error");
+  reasonField.hidden = !askReason;
+  reason.value = "";
+  reason.removeAttribute("aria-invalid");
+  reasonError.textContent = "";
   return new Promise((resolve) => {
-    const finish = (confirmed) => {
+    const finish = (result) => {
       form.removeEventListener("submit", onSubmit);
       cancel.removeEventListener("click", onCancel);
       dialog.removeEventListener("cancel", onCancel);
       dialog.close();
-      resolve(confirmed);
+      resolve(result);
     };
     const onSubmit = (event) => {
       event.preventDefault();
-      finish(true);
+      const text = reason.value.trim();
+      if (askReason && text.length < 3) {
+        reason.setAttribute("aria-invalid", "true");
+        reasonError.textContent = "Say why in at least 3 characters.";
+        reason.focus();
+        return;
+      }
+      finish({ reason: text });
     };
     const onCancel = (event) => {
       event.preventDefault();
-      finish(false);
+      finish(null);
     };
     form.addEventListener("submit", onSubmit);
     cancel.addEventListener("click", onCancel);
     dialog.addEventListener("cancel", onCancel);
     dialog.showModal();
+    if (askReason) reason.focus();
   });
 }
 

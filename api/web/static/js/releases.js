@@ -4,11 +4,11 @@
 
 import {
   announce,
-  callWithStepUp,
   callApi,
   clearProblem,
   confirmAction,
   element,
+  formatTime,
   poll,
   showProblem,
   statusBadge,
@@ -16,56 +16,50 @@ import {
 
 const DOCS = "/v1/docs/releases";
 const SDK = "/v1/sdk/releases";
+// The SDK list carries no languages, so only this many releases are read in full.
+const SDK_DETAILS = 10;
+// The API answers a retry once its publish round settles, up to 2 minutes.
+const RETRY_TIMEOUT_MS = 130_000;
+const ABANDON_TIMEOUT_MS = 40_000;
 
 const docsSection = document.getElementById("docs-releases");
 const sdkSection = document.getElementById("sdk-releases");
 const temporalUi = docsSection.dataset.temporalUi;
 
-function listOf(data) {
-  if (Array.isArray(data)) return data;
-  return data?.releases ?? data?.items ?? [];
-}
+let refreshFailed = false;
+let busy = false;
 
-// {"python": "published"} and [{"language": "python", "state": "published"}] both
-// become [["python", "published"]].
-function pairs(value, nameField) {
-  if (!value) return [];
-  if (Array.isArray(value)) {
-    return value.map((item) => [item[nameField] ?? item.name, item.state ?? item.status, item]);
-  }
-  return Object.entries(value).map(([name, state]) =>
-    typeof state === "object" ? [name, state.state ?? state.status, state] : [name, state, {}],
-  );
-}
-
-function releaseId(release) {
-  return release.release_id ?? release.id ?? release.version;
-}
-
-function workflowLink(release) {
-  const id = release.workflow_id;
-  if (!id) return element("span", { text: "—" });
+function workflowLink(workflowId) {
+  if (!workflowId) return element("span", { text: "—" });
   return element("a", {
-    text: "Temporal UI",
+    text: workflowId,
     attributes: {
-      href: `${temporalUi}${encodeURIComponent(id)}`,
+      href: `${temporalUi}${encodeURIComponent(workflowId)}`,
       target: "_blank",
       rel: "noopener noreferrer",
-      "aria-label": `Workflow ${id} in the Temporal UI (opens in a new tab)`,
+      "aria-label": `Workflow ${workflowId} in the Temporal UI (opens in a new tab)`,
     },
   });
 }
 
-async function runAction({ title, detail, label, path, done }) {
-  if (!(await confirmAction(title, detail, label))) return;
+async function runAction({ title, detail, label, path, askReason, timeoutMs, done }) {
+  const confirmed = await confirmAction(title, detail, label, { askReason });
+  if (!confirmed) return;
   clearProblem();
+  busy = true;
+  announce(`${label}: working…`);
   try {
-    await callWithStepUp(path, { method: "POST" });
-    announce(done);
-    await refresh();
+    const body = askReason ? { reason: confirmed.reason } : undefined;
+    const result = await callApi(path, { method: "POST", json: body, timeoutMs });
+    announce(done(result));
   } catch (error) {
-    showProblem(error, { retry: () => runAction({ title, detail, label, path, done }) });
+    showProblem(error, {
+      retry: () => runAction({ title, detail, label, path, askReason, timeoutMs, done }),
+    });
+  } finally {
+    busy = false;
   }
+  await refresh().catch((error) => showProblem(error));
 }
 
 function actionButton(text, label, onClick) {
@@ -75,101 +69,143 @@ function actionButton(text, label, onClick) {
 }
 
 function docsRow(release) {
-  const version = release.version ?? releaseId(release);
+  const id = release.release_id;
   const edges = element(
     "ul",
     { className: "chips" },
-    pairs(release.edges, "edge").map(([edge, state]) =>
-      element("li", {}, [`${edge}: `, statusBadge(state)]),
+    Object.entries(release.edges).map(([edge, state]) =>
+      element("li", {}, [`${edge}: `, statusBadge(state.replaceAll(" ", "_"))]),
     ),
   );
-  const purge = actionButton("Purge CDN", `Purge docs ${version} from the CDN`, () =>
+  const purge = actionButton("Purge CDN", `Purge CDN: docs release ${id}`, () =>
     runAction({
-      title: `Purge docs ${version} from the CDN?`,
-      detail: "Every edge drops its cached copy and fetches the pages again from the origin.",
+      title: `Purge docs release ${id} from the CDN?`,
+      detail: "Every CDN drops its cached copy of the release and fetches it again from the " +
+        "origin; readers may see slower pages for a few minutes.",
       label: "Purge",
-      path: `${DOCS}/${encodeURIComponent(releaseId(release))}/purge`,
-      done: `Purge of docs ${version} started.`,
+      path: `${DOCS}/${encodeURIComponent(id)}/purge`,
+      done: (started) => `Purge of docs release ${id} started: workflow ${started.workflow_id}.`,
     }),
   );
-  return element("tr", {}, [
-    element("td", { text: version }),
-    element("td", {}, [statusBadge(release.state ?? release.status)]),
+  return element("tr", { attributes: { "data-release": id } }, [
+    element("td", { text: id }),
+    element("td", {}, [statusBadge(release.state)]),
     element("td", {}, [edges]),
-    element("td", {}, [workflowLink(release)]),
+    element("td", {}, [workflowLink(release.workflow_id)]),
     element("td", { className: "actions-cell" }, [purge]),
   ]);
 }
 
-const FINISHED_SDK = new Set(["published", "succeeded", "abandoned"]);
-
-function sdkRow(release) {
-  const version = release.version ?? releaseId(release);
-  const base = `${SDK}/${encodeURIComponent(releaseId(release))}`;
-  const languages = element(
-    "ul",
-    { className: "chips" },
-    pairs(release.languages, "language").map(([language, state]) => {
-      const item = element("li", {}, [`${language}: `, statusBadge(state)]);
-      if (state === "failed") {
-        item.append(
-          actionButton("Retry", `Retry the ${language} SDK of ${version}`, () =>
-            runAction({
-              title: `Retry the ${language} SDK of ${version}?`,
-              detail: "The release workflow publishes this language again.",
-              label: "Retry",
-              path: `${base}/languages/${encodeURIComponent(language)}/retry`,
-              done: `Retry of ${language} ${version} requested.`,
-            }),
-          ),
-        );
-      }
-      return item;
-    }),
-  );
-  const state = release.state ?? release.status;
-  const cell = element("td", { className: "actions-cell" });
-  if (!FINISHED_SDK.has(state)) {
-    cell.append(
-      actionButton("Abandon", `Abandon SDK release ${version}`, () =>
+function languageChip(release, language, status) {
+  const item = element("li", {}, [`${language}: `, statusBadge(status.state)]);
+  if (status.error) item.title = status.error;
+  if (release.state === "partial" && status.state === "failed") {
+    item.append(
+      actionButton("Retry", `Retry ${language} of SDK release ${release.version}`, () =>
         runAction({
-          title: `Abandon SDK release ${version}?`,
-          detail: "Languages not yet published stay unpublished. This cannot be undone.",
-          label: "Abandon release",
-          path: `${base}/abandon`,
-          done: `SDK release ${version} abandoned.`,
+          title: `Publish ${language} of SDK ${release.version} again?`,
+          detail: `The last attempt failed: ${status.error ?? "no error recorded"}.`,
+          label: "Retry",
+          path: `${SDK}/${encodeURIComponent(release.version)}/retry`,
+          timeoutMs: RETRY_TIMEOUT_MS,
+          done: (result) => `SDK release ${release.version} is ${result.state}.`,
         }),
       ),
     );
   }
-  return element("tr", {}, [
+  return item;
+}
+
+function sdkRow(release) {
+  const version = release.version;
+  const base = `${SDK}/${encodeURIComponent(version)}`;
+  const languages = element(
+    "ul",
+    { className: "chips" },
+    Object.entries(release.languages ?? {}).map(([language, status]) =>
+      languageChip(release, language, status),
+    ),
+  );
+  const cell = element("td", { className: "actions-cell" });
+  if (release.state === "partial") {
+    cell.append(
+      actionButton("Retry missing", `Retry missing languages of SDK release ${version}`, () =>
+        runAction({
+          title: `Publish the missing languages of SDK ${version} again?`,
+          detail: "Each language that is not published yet is built and published once more.",
+          label: "Retry",
+          path: `${base}/retry`,
+          timeoutMs: RETRY_TIMEOUT_MS,
+          done: (result) => `SDK release ${version} is ${result.state}.`,
+        }),
+      ),
+      " ",
+      actionButton("Abandon", `Abandon SDK release ${version}`, () =>
+        runAction({
+          title: `Abandon SDK release ${version}?`,
+          detail: "Languages not yet published stay unpublished, and the release's issue " +
+            "closes with your reason. This cannot be undone.",
+          label: "Abandon release",
+          path: `${base}/abandon`,
+          askReason: true,
+          timeoutMs: ABANDON_TIMEOUT_MS,
+          done: (result) => `SDK release ${version} is ${result.state}.`,
+        }),
+      ),
+    );
+  }
+  const stateCell = element("td", {}, [statusBadge(release.state)]);
+  if (release.reason) stateCell.append(element("p", { className: "field-help", text: release.reason }));
+  const workflowCell = element("td", {}, [workflowLink(release.workflow_id)]);
+  if (release.issue) {
+    workflowCell.append(
+      element("br"),
+      element("a", {
+        text: `Issue #${release.issue.number}`,
+        attributes: { href: release.issue.url, target: "_blank", rel: "noopener noreferrer" },
+      }),
+    );
+  }
+  if (release.started_at) {
+    workflowCell.append(element("p", { className: "field-help", text: formatTime(release.started_at) }));
+  }
+  return element("tr", { attributes: { "data-release": version } }, [
     element("td", { text: version }),
-    element("td", {}, [statusBadge(state)]),
+    stateCell,
     element("td", {}, [languages]),
-    element("td", {}, [workflowLink(release)]),
+    workflowCell,
     cell,
   ]);
 }
 
 function fill(section, releases, makeRow) {
   const tbody = section.querySelector("tbody");
-  // Keep the table while a dialog is open, so the confirmed row still exists.
-  if (document.querySelector("dialog[open]")) return;
   const focusedLabel = document.activeElement?.getAttribute("aria-label");
   tbody.replaceChildren(...releases.map(makeRow));
   section.querySelector(".empty").hidden = releases.length > 0;
   section.querySelector("table").hidden = releases.length === 0;
-  if (focusedLabel) {
+  if (focusedLabel && !section.contains(document.activeElement)) {
     section.querySelector(`[aria-label="${CSS.escape(focusedLabel)}"]`)?.focus();
   }
 }
 
-let refreshFailed = false;
+async function sdkReleases() {
+  const list = (await callApi(SDK)).releases;
+  const details = await Promise.allSettled(
+    list.slice(0, SDK_DETAILS).map((summary) => callApi(`${SDK}/${encodeURIComponent(summary.version)}`)),
+  );
+  // A release whose details fail to load still shows its summary.
+  return list.map((summary, index) =>
+    details[index]?.status === "fulfilled" ? details[index].value : summary,
+  );
+}
 
 async function refresh() {
-  const [docs, sdk] = await Promise.allSettled([callApi(DOCS), callApi(SDK)]);
-  if (docs.status === "fulfilled") fill(docsSection, listOf(docs.value), docsRow);
-  if (sdk.status === "fulfilled") fill(sdkSection, listOf(sdk.value), sdkRow);
+  // Keep the tables while a dialog is open or an action runs, so rows stay put.
+  if (busy || document.querySelector("dialog[open]")) return;
+  const [docs, sdk] = await Promise.allSettled([callApi(DOCS), sdkReleases()]);
+  if (docs.status === "fulfilled") fill(docsSection, docs.value.releases, docsRow);
+  if (sdk.status === "fulfilled") fill(sdkSection, sdk.value, sdkRow);
   const failed = [docs, sdk].find((result) => result.status === "rejected");
   if (failed) {
     refreshFailed = true;

@@ -22,6 +22,7 @@ const SESSIONS = "/v1/verify/sessions";
 // Every status but "pending" is final.
 const PENDING = "pending";
 const TEST_KEY = /^sk_test_[0-9A-Za-z]+$/;
+const CONSOLE_KEY_SCOPES = ["verify:send", "verify:check"];
 
 const keyForm = document.getElementById("api-key-form");
 const keyStatus = document.getElementById("api-key-status");
@@ -48,7 +49,7 @@ function invalid(field, message) {
 
 function useKey(secret, label) {
   apiKey = secret;
-  keyStatus.textContent = `Using ${label} for this page only.`;
+  keyStatus.textContent = `Using ${label}. This page keeps it in memory only.`;
   keyStatus.hidden = false;
   announce(keyStatus.textContent);
 }
@@ -78,7 +79,7 @@ async function createConsoleKey() {
   try {
     const created = await callWithStepUp("/v1/keys", {
       method: "POST",
-      json: { name: "Verify console", environment: "test" },
+      json: { name: "Verify console", environment: "test", scopes: CONSOLE_KEY_SCOPES },
     });
     const key = created?.key ?? created;
     consoleKeyId = key.key_id ?? key.id;
@@ -86,7 +87,10 @@ async function createConsoleKey() {
       `/v1/keys/${encodeURIComponent(consoleKeyId)}/reveal`,
       { method: "POST" },
     );
-    useKey(revealed.secret, `a console key (${maskedLabel(revealed.secret)}), revoked when you leave`);
+    useKey(
+      revealed.secret,
+      `a console key (${maskedLabel(revealed.secret)}) that is revoked when you leave`,
+    );
   } catch (error) {
     showProblem(error, { form: keyForm, retry: createConsoleKey });
   } finally {
