@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -53,9 +54,36 @@ def registries(sdk_settings: Settings, module_dir: Path) -> Iterator[Registries]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def sdk_client(sdk_settings: Settings) -> Client:
+async def sdk_client(
+    sdk_settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[Client]:
     """A Temporal client on this module's namespace."""
-    return await temporal.connect(sdk_settings)
+    client = await temporal.connect(sdk_settings)
+    yield client
+    # `portal ops fixtures` loads the capture plugin, which reads only the
+    # session's namespace; this module's runs are exported from here.
+    if request.config.pluginmanager.has_plugin("tests.replay.capture"):
+        await capture_sdk_fixtures(client, sdk_settings)
+
+
+async def capture_sdk_fixtures(client: Client, settings: Settings) -> None:
+    """Export replay fixtures of the SDK workflow types that ran in this module."""
+    from portal.ops import fixtures
+    from portal.ops.replay import HistoryReplayer
+    from workers.registry import all_workflows
+
+    mine = {fixtures.workflow_type_name(cls) for cls in SDK_WORKFLOWS}
+    requested = [name for name in os.environ.get(fixtures.ENV_TYPES, "").split(",") if name]
+    types = sorted(mine & set(requested)) if requested else sorted(mine)
+    replayer = HistoryReplayer(all_workflows(), temporal.build_data_converter(settings))
+    await fixtures.capture_fixtures(
+        client,
+        replayer,
+        types,
+        label=os.environ.get(fixtures.ENV_LABEL) or fixtures.default_label(),
+        overwrite=bool(os.environ.get(fixtures.ENV_OVERWRITE)),
+        directory=Path(os.environ.get(fixtures.ENV_DIR) or fixtures.FIXTURES_DIR),
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
