@@ -4,13 +4,13 @@ Every payload that leaves a portal process (workflow and activity inputs and
 results, signals, memos, failure messages and stack traces) is serialized,
 encrypted with the process's current data key and replaced by a payload with
 `encoding: binary/encrypted`. Its metadata carries the data key's id and the
-data key wrapped (encrypted) by the portal's KMS key, so any process with
-`kms:Decrypt` on that key can read any history, however old: rotating to a
-new data key never strands payloads written under an earlier one.
+data key wrapped (encrypted) by the portal's KMS key. Any process with
+`kms:Decrypt` on that key can therefore read any history, however old, and
+rotating to a new data key never strands payloads written under an earlier one.
 
-KMS is called only to create a data key (on start-up, then after
+KMS is called only to create a data key (at the first encode, then after
 `payload_data_key_max_age_seconds` or `payload_data_key_max_uses`) and to
-unwrap a data key this process has not seen yet; unwrapped keys stay cached
+unwrap a data key this process has not seen yet. Unwrapped keys stay cached
 in memory. Search attributes are never encoded by Temporal, which is why
 they must not carry personal data.
 """
@@ -185,7 +185,7 @@ class KmsKeyring:
     def current_key(self) -> DataKey:
         """Return the data key to encrypt with, creating one through KMS when due.
 
-        Blocks while KMS answers, so async callers run it in a thread.
+        Blocks until KMS responds, so async callers run it in a thread.
 
         Raises:
             DependencyUnavailableError: KMS cannot be reached or is throttling.
@@ -203,7 +203,7 @@ class KmsKeyring:
     def key_for(self, key_id: str, wrapped: bytes) -> DataKey:
         """Return the data key `key_id`, unwrapping `wrapped` through KMS when not cached.
 
-        Blocks while KMS answers, so async callers run it in a thread.
+        Blocks until KMS responds, so async callers run it in a thread.
 
         Raises:
             PayloadDecryptionError: `wrapped` does not match `key_id`, or KMS

@@ -3,7 +3,7 @@
 The Temporal UI and CLI send `POST /encode` and `POST /decode` with a JSON
 body `{"payloads": [{"metadata": {...}, "data": "..."}]}` (the protobuf JSON
 form of `temporal.api.common.v1.Payloads`, bytes in base64) and an
-`X-Namespace` header; the server answers with the same shape.
+`X-Namespace` header. The response body has the same shape.
 
 Only authorised callers get plaintext: a request must carry
 `Authorization: Bearer <codec_auth_token>` (the CLI's `--codec-auth`), or the
@@ -87,7 +87,7 @@ def require_token(settings: Settings) -> str:
 
 
 def session_value(token: str) -> str:
-    """Return the session cookie value for `token`: an HMAC, so the cookie never holds it."""
+    """Return the session cookie value for `token`: an HMAC, so the cookie never contains it."""
     return hmac.new(token.encode(), b"portal-codec-session", hashlib.sha256).hexdigest()
 
 

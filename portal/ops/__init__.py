@@ -1,4 +1,4 @@
 """On-call tools: find failed workflows, replay, reset and export their histories.
 
-`portal ops --help` lists the commands; docs/operations.md says when to use each.
+`portal ops --help` lists the commands; docs/operations.md explains when to use each.
 """

@@ -154,10 +154,10 @@ def replay(
         help="Replay this history file (from export-history or the Temporal UI) instead.",
     ),
 ) -> None:
-    """Replay a history against the checked-out code and say whether it is deterministic.
+    """Replay a history against the checked-out code and report whether it is deterministic.
 
-    Exits with 0 when deterministic, 1 when not (naming the first mismatching
-    event) and 2 when the history cannot be read.
+    Exits with 0 when deterministic, and with 1 when not (naming the first
+    mismatching event) or when the history cannot be fetched or replayed.
     """
     from portal import temporal
     from portal.ops.history import fetch_history, read_history

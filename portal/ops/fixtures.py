@@ -6,7 +6,7 @@ new ones: it runs test folders with the `tests.replay.capture` pytest plugin,
 which, before the session's Temporal server stops, exports one history per
 workflow type from it, decodes every payload and writes it under
 `tests/replay/histories/<WorkflowType>/<label>.json`. Histories made by
-tests carry only test data, so storing them decoded exposes nobody.
+tests contain only test data, so storing them decoded exposes no personal data.
 """
 
 from __future__ import annotations

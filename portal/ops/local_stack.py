@@ -20,7 +20,7 @@ def local_codec_token(settings: Settings) -> str:
     """Return the codec server's token: the setting, else the one kept in the state directory.
 
     The first `portal up` without PORTAL_CODEC_AUTH_TOKEN writes a random token
-    to `<state dir>/codec-token`, readable by its owner only; later runs reuse it,
+    to `<state dir>/codec-token`, readable by its owner only. Later runs reuse it,
     so a Temporal UI signed in once stays signed in across restarts.
     """
     if settings.codec_auth_token is not None:

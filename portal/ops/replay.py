@@ -3,9 +3,9 @@
 A replay runs the workflow code over the recorded events without side
 effects: when the code issues other commands than the history recorded
 (another activity, a removed timer), the SDK raises a nondeterminism error.
-The error text names the mismatch only sometimes, so the first mismatching
-event is located by replaying ever longer prefixes of the history, cut at
-workflow task boundaries: the first prefix that fails ends with the workflow
+The error text names the mismatch only sometimes. The first mismatching event
+is therefore located by replaying ever longer prefixes of the history, cut at
+workflow task boundaries. The first prefix that fails ends with the workflow
 task whose predecessor's commands no longer match.
 """
 

@@ -1,7 +1,7 @@
 """Reset a workflow to an earlier workflow task through the ResetWorkflowExecution API.
 
 A reset copies the history up to the chosen workflow task into a new run and
-lets the current code carry on from there: after the fault behind a failure is
+lets the current code carry on from there. After the fault behind a failure is
 removed, resetting to the task before the failure runs the failed step again.
 """
 
@@ -49,7 +49,7 @@ RESET_POINT_EVENTS = frozenset(
 
 
 class ResetError(ValueError):
-    """The workflow cannot be reset to the requested point; the message says why."""
+    """The workflow cannot be reset to the requested point; the message gives the reason."""
 
 
 @dataclass
@@ -82,7 +82,7 @@ def choose_reset_event(events: list[HistoryEvent], target: str | int) -> int:
     """Return the id of the workflow task event to reset to.
 
     `last-failure` picks the last completed workflow task before the first
-    failure event of the history, so the failed step runs again; `first-task`
+    failure event of the history, so the failed step runs again. `first-task`
     picks the first completed workflow task.
 
     Raises:

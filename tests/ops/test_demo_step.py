@@ -41,5 +41,7 @@ async def test_demo_step_shows_both_views_and_replays(
 
     output = "\n".join(lines)
     assert "the number is not visible" in output
-    assert "the input reads " in output and DEMO_PHONE in output
-    assert "portal ops replay" in output and ": deterministic:" in output
+    assert "the input reads " in output
+    assert DEMO_PHONE in output
+    assert "portal ops replay" in output
+    assert ": deterministic:" in output

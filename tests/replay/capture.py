@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
+from temporalio.api.workflowservice.v1 import ListNamespacesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from portal import temporal
@@ -37,15 +38,30 @@ async def _capture_replay_fixtures(
     if unknown:
         log.error("not in workers.registry.all_workflows(): %s", ", ".join(unknown))
     types = sorted(set(requested) & known) if requested else sorted(known)
-    client = await temporal.connect(portal_settings)
     replayer = HistoryReplayer(all_workflows(), temporal.build_data_converter(portal_settings))
-    written = await fixtures.capture_fixtures(
-        client,
-        replayer,
-        types,
-        label=os.environ.get(fixtures.ENV_LABEL) or fixtures.default_label(),
-        overwrite=bool(os.environ.get(fixtures.ENV_OVERWRITE)),
-        directory=Path(os.environ.get(fixtures.ENV_DIR) or fixtures.FIXTURES_DIR),
-    )
+    written: dict[str, Path] = {}
+    # Some test modules run their workflows in a namespace of their own.
+    for namespace in await _namespaces(temporal_env):
+        remaining = [name for name in types if name not in written]
+        if not remaining:
+            break
+        settings = portal_settings.model_copy(update={"temporal_namespace": namespace})
+        client = await temporal.connect(settings)
+        written |= await fixtures.capture_fixtures(
+            client,
+            replayer,
+            remaining,
+            label=os.environ.get(fixtures.ENV_LABEL) or fixtures.default_label(),
+            overwrite=bool(os.environ.get(fixtures.ENV_OVERWRITE)),
+            directory=Path(os.environ.get(fixtures.ENV_DIR) or fixtures.FIXTURES_DIR),
+        )
     missing = sorted(set(types) - set(written))
     log.info("replay fixtures written=%s not_written=%s", sorted(written), missing)
+
+
+async def _namespaces(temporal_env: WorkflowEnvironment) -> list[str]:
+    response = await temporal_env.client.workflow_service.list_namespaces(
+        ListNamespacesRequest(page_size=1000)
+    )
+    names = [item.namespace_info.name for item in response.namespaces]
+    return [name for name in names if name != "temporal-system"]
