@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -19,9 +20,17 @@ app = typer.Typer(
 
 
 def _settings() -> Settings:
+    """Load settings; in the local environment AWS is the stack's moto, as for `portal up`."""
     from portal.cli import _settings as load
+    from portal.stack import MOTO_CREDENTIALS
 
-    return load()
+    settings = load()
+    if settings.environment == "local" and settings.aws_endpoint_url is None:
+        moto_url = f"http://{settings.host}:{settings.moto_port}"
+        settings = settings.model_copy(update={"aws_endpoint_url": moto_url})
+        for name, value in MOTO_CREDENTIALS.items():
+            os.environ.setdefault(name, value)
+    return settings
 
 
 def _ui_link(settings: Settings, workflow_id: str) -> str:
