@@ -112,6 +112,9 @@ class Authoriser:
         Raises:
             Problem: 401 when it carries no credentials, 403 when they are wrong.
         """
+        # TODO: accept the Temporal UI's OIDC access token ("Pass access token") by
+        # verifying the JWT against the identity provider's JWKS, so DevRel behind SSO
+        # needs no separate /login.
         header = request.headers.get("authorization")
         cookie = request.cookies.get(SESSION_COOKIE)
         if header:

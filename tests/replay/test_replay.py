@@ -8,6 +8,7 @@ no run of the old code can still be open, regenerate the fixture with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from portal.temporal import build_data_converter
 from workers.registry import all_workflows
 
 FIXTURES = sorted(FIXTURES_DIR.rglob("*.json"))
+E164 = re.compile(r"\+[1-9]\d{7,14}")
 
 
 def fixture_id(path: Path) -> str:
@@ -76,3 +78,20 @@ def test_fixture_is_decoded(path: Path):
         f"{fixture_id(path)} events {encrypted} hold encrypted payloads, which no CI KMS "
         "can decrypt; export it with --decode"
     )
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)
+def test_fixture_ids_and_search_attributes_hold_no_number(path: Path):
+    # Workflow ids and search attributes are never encrypted, so they must not
+    # carry phone numbers, not even in test data.
+    for event in read_history(path).events:
+        plain: list[str] = []
+        attributes_name = event.WhichOneof("attributes") or ""
+        attributes = getattr(event, attributes_name, None)
+        if attributes is not None and attributes.DESCRIPTOR.fields_by_name.get("search_attributes"):
+            for payload in attributes.search_attributes.indexed_fields.values():
+                plain.append(payload.data.decode(errors="replace"))
+        if attributes is not None and attributes.DESCRIPTOR.fields_by_name.get("workflow_id"):
+            plain.append(attributes.workflow_id)
+        for text in plain:
+            assert not E164.search(text), f"event {event.event_id} of {fixture_id(path)}: {text}"
