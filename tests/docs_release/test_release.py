@@ -195,3 +195,45 @@ async def test_cli_publish_check_status(docs_stack: DocsStack):
     assert "exists" in duplicate.stderr
     assert unknown.returncode == 2
     assert "missing.yaml" in unknown.stderr
+
+
+async def test_edge_caches_and_bans_paths(docs_stack: DocsStack):
+    from activities.cdn import CdnActivities, PurgeRequest
+
+    release = await publish(docs_stack, "v-" + os.urandom(4).hex())
+    url = f"{docs_stack.edge.url}/reference/vonage-verify.html"
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        first = await http.get(url)
+        second = await http.get(url)
+        index = await http.get(f"{docs_stack.edge.url}/index.html")
+
+        cdn = CdnActivities(docs_stack.settings, http=http)
+        purger = await cdn.purger("varnish")
+        await purger.purge(
+            PurgeRequest(provider="varnish", caller_reference="ban", paths=["/reference/*"])
+        )
+        banned = await http.get(url)
+        kept = await http.get(f"{docs_stack.edge.url}/index.html")
+
+    assert second.headers["x-cache"] == "HIT"
+    assert second.headers["x-docs-release"] == release.release_id
+    assert second.headers["cache-control"] == "public, max-age=300"
+    assert "xkey" not in second.headers
+    assert "x-amz-meta-sha256" not in second.headers
+    assert second.content == first.content
+    assert banned.headers["x-cache"] == "MISS"
+    assert banned.content == first.content
+    assert kept.headers["x-cache"] == "HIT"
+    assert kept.content == index.content
+
+
+async def test_edge_rejects_bad_requests(docs_stack: DocsStack):
+    edge = docs_stack.edge.url
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        no_keys = await http.request("PURGE", f"{edge}/")
+        no_path = await http.request("BAN", f"{edge}/")
+        post = await http.post(f"{edge}/index.html", content=b"x")
+
+    assert no_keys.status_code == 400
+    assert no_path.status_code == 400
+    assert post.status_code == 405
