@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.routers.auth import cookie_is_secure
 from api.web import pages, reports
 from api.web.csrf import CsrfMiddleware
 from api.web.headers import PageHeadersMiddleware
@@ -21,4 +22,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(reports.router)
     app.mount("/portal/static", StaticFiles(directory=pages.STATIC_DIR), name="portal-static")
     app.add_middleware(PageHeadersMiddleware)
-    app.add_middleware(CsrfMiddleware)
+    app.add_middleware(CsrfMiddleware, secure=cookie_is_secure(app.state.settings))

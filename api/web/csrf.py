@@ -4,11 +4,12 @@ The session cookie is SameSite=Strict, which already keeps cross-site requests
 from carrying it. This adds two checks on top, for every unsafe request that
 a browser sends with cookies:
 
-* Origin: when the browser names the page's origin, it must be this API's.
+* Origin: when the browser names the page's origin, its host must be this API's.
 * Double-submit token: the `X-CSRF-Token` header must equal the CSRF cookie.
   Pages get the token in a `<meta>` tag; the cookie is HttpOnly, so a script
-  from another origin can neither read nor set it (on HTTPS the `__Host-`
-  prefix also stops a sibling subdomain from planting one).
+  from another origin can neither read nor set it. Where cookies are
+  HTTPS-only, the `__Host-` prefix also stops a sibling subdomain from
+  planting one.
 
 Requests without cookies carry no ambient credential (API-key calls, SDKs),
 and requests without the `Origin` and `Sec-Fetch-Site` headers that every
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import Problem, problem_response
+from api.routers.auth import cookie_is_secure
 from api.web.metrics import CSRF_REJECTED
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,19 @@ class CsrfReason(StrEnum):
     TOKEN_MISMATCH = "token_mismatch"
 
 
-def csrf_cookie_name(scheme: str) -> str:
-    """Return the CSRF cookie's name for a request made over `scheme`."""
-    return CSRF_COOKIE_HTTPS if scheme == "https" else CSRF_COOKIE
+def csrf_cookie_name(secure: bool) -> str:
+    """Return the CSRF cookie's name: `__Host-` prefixed when cookies are HTTPS-only."""
+    return CSRF_COOKIE_HTTPS if secure else CSRF_COOKIE
+
+
+def cookies_secure(request: Request) -> bool:
+    """Return whether the portal's cookies are HTTPS-only, as the session cookie is."""
+    return cookie_is_secure(request.app.state.settings)
 
 
 def csrf_token_for(request: Request) -> tuple[str, bool]:
     """Return the request's CSRF token and whether it is new, so its cookie must be set."""
-    token = request.cookies.get(csrf_cookie_name(request.url.scheme))
+    token = request.cookies.get(csrf_cookie_name(cookies_secure(request)))
     if token and TOKEN_MIN_LENGTH <= len(token) <= TOKEN_MAX_LENGTH:
         return token, False
     return secrets.token_urlsafe(32), True
@@ -69,12 +76,13 @@ def csrf_token_for(request: Request) -> tuple[str, bool]:
 
 def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
     """Store `token` in the browser's CSRF cookie, for the length of the browser session."""
+    secure = cookies_secure(request)
     response.set_cookie(
-        csrf_cookie_name(request.url.scheme),
+        csrf_cookie_name(secure),
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
     )
 
@@ -86,13 +94,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _own_origin(scope: Scope) -> str:
-    host = _header(scope, b"host") or ""
-    return f"{scope.get('scheme', 'http')}://{host}"
+def check_request(scope: Scope, secure: bool) -> CsrfReason | None:
+    """Return why the request in `scope` fails the CSRF check, or None when it passes.
 
-
-def check_request(scope: Scope) -> CsrfReason | None:
-    """Return why the request in `scope` fails the CSRF check, or None when it passes."""
+    Args:
+        scope: The ASGI scope of the request.
+        secure: Whether the portal's cookies are HTTPS-only, which names the CSRF cookie.
+    """
     if scope["method"] in SAFE_METHODS or scope["path"] in EXEMPT_PATHS:
         return None
     cookie_header = _header(scope, b"cookie")
@@ -102,14 +110,14 @@ def check_request(scope: Scope) -> CsrfReason | None:
     if origin is None and _header(scope, b"sec-fetch-site") is None:
         return None
 
-    if origin is not None and origin != "null":
-        parts = urlsplit(origin)
-        if f"{parts.scheme}://{parts.netloc}" != _own_origin(scope):
-            return CsrfReason.CROSS_ORIGIN
+    # Hosts only: behind a TLS-terminating proxy the API may see http while the
+    # browser names https, and a scheme change alone does not cross sites.
+    if origin is not None and urlsplit(origin).netloc != (_header(scope, b"host") or ""):
+        return CsrfReason.CROSS_ORIGIN
     if _header(scope, b"sec-fetch-site") == "cross-site":
         return CsrfReason.CROSS_ORIGIN
 
-    expected = cookie_parser(cookie_header).get(csrf_cookie_name(scope.get("scheme", "http")))
+    expected = cookie_parser(cookie_header).get(csrf_cookie_name(secure))
     sent = _header(scope, CSRF_HEADER.lower().encode())
     if not expected or not sent:
         return CsrfReason.MISSING_TOKEN
@@ -121,14 +129,15 @@ def check_request(scope: Scope) -> CsrfReason | None:
 class CsrfMiddleware:
     """Reject cookie-carrying browser requests that fail the CSRF check with a 403 problem."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
         self.app = app
+        self.secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        reason = check_request(scope)
+        reason = check_request(scope, self.secure)
         if reason is None:
             await self.app(scope, receive, send)
             return

@@ -65,6 +65,18 @@ async def test_missing_token_rejected(api_client):
     assert rejected("missing_token") == before + 1
 
 
+async def test_origin_scheme_from_proxy_passes(api_client):
+    response = await api_client.post(
+        "/v1/auth/sign-out",
+        headers={
+            "Origin": "https://portal.test",
+            "Cookie": f"portal_session=x; {CSRF_COOKIE}={TOKEN}",
+            CSRF_HEADER: TOKEN,
+        },
+    )
+    assert response.status_code == 401
+
+
 async def test_token_mismatch_rejected(api_client):
     response = await api_client.post(
         "/v1/auth/sign-out",
@@ -131,14 +143,33 @@ async def test_page_issues_csrf_cookie(api_client):
 async def test_https_uses_host_prefixed_cookie(portal_settings):
     from api.app import create_app
 
-    app = create_app(portal_settings)
+    app = create_app(portal_settings.model_copy(update={"session_cookie_secure": True}))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as client:
-        response = await client.get("/portal/sign-in")
-    cookie = response.headers["set-cookie"]
+    base_url = "https://portal.test"
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=base_url) as client,
+    ):
+        page = await client.get("/portal/sign-in")
+        cookie = page.headers["set-cookie"]
+        token = cookie.split(";", 1)[0].split("=", 1)[1]
+        sent = {"Origin": base_url, CSRF_HEADER: token}
+        plain = await client.post(
+            "/v1/auth/sign-out",
+            headers={**sent, "Cookie": f"portal_session=x; {CSRF_COOKIE}={token}"},
+        )
+        prefixed = await client.post(
+            "/v1/auth/sign-out",
+            headers={**sent, "Cookie": f"portal_session=x; {CSRF_COOKIE_HTTPS}={token}"},
+        )
+
     assert cookie.startswith(f"{CSRF_COOKIE_HTTPS}=")
     assert "Secure" in cookie
     assert "Path=/" in cookie
+    assert "Domain" not in cookie
+    # Where cookies are HTTPS-only, a token in the unprefixed cookie is not trusted.
+    assert plain.status_code == 403
+    assert prefixed.status_code == 401
 
 
 @pytest.mark.parametrize(
