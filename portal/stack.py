@@ -381,6 +381,7 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
             endpoints=[
                 Endpoint("API", f"http://{host}:{settings.api_port}"),
                 Endpoint("API docs", f"http://{host}:{settings.api_port}/docs"),
+                Endpoint("Portal pages", f"http://{host}:{settings.api_port}/portal/sign-in"),
                 Endpoint("API metrics", f"http://{host}:{settings.api_port}/metrics"),
             ],
             env=portal_env,
