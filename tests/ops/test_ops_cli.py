@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from portal.ops.history import read_history
@@ -129,8 +130,9 @@ async def test_export_history_decoded_replays_anywhere(
     [started_input] = history.events[0].workflow_execution_started_event_attributes.input.payloads
     assert started_input.metadata["encoding"] == b"json/plain"
     assert b"ops tests" in started_input.data
-    # The plain SDK replayer, without the portal's codec, reads the decoded file.
-    await Replayer(workflows=[StackCheckWorkflow]).replay_workflow(history)
+    # The SDK replayer with the plain pydantic converter, no codec, reads the decoded file.
+    replayer = Replayer(workflows=[StackCheckWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
     assert read_history(exported).events == history.events
 
 
