@@ -84,6 +84,10 @@ STEPS: list[DemoStep] = [
 
 async def run_demo(settings: Settings, echo: Callable[[str], None], only: str | None = None) -> int:
     """Run every step (or those whose title contains `only`); return the number that failed."""
+    from portal.stack import with_local_aws
+
+    # Like the stack's processes, the demo encrypts payloads with the local KMS.
+    settings = with_local_aws(settings)
     client = await temporal.connect(settings)
     base_url = f"http://{settings.host}:{settings.api_port}"
     failures = 0

@@ -25,8 +25,9 @@ LANGUAGE_HELP = "Language (python, typescript, go, java); repeat for more. Defau
 
 def _settings() -> Settings:
     from portal.cli import _settings as load
+    from portal.stack import with_local_aws
 
-    return load()
+    return with_local_aws(load())
 
 
 def _requested_by() -> str:

@@ -184,6 +184,20 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def with_local_aws(settings: Settings) -> Settings:
+    """Return `settings` pointing at the stack's moto when local and no AWS endpoint is set.
+
+    `portal up` gives its children the same endpoint and credentials, so a CLI
+    command run beside the stack reads the same buckets as the worker.
+    """
+    if settings.environment != "local" or settings.aws_endpoint_url is not None:
+        return settings
+    for name, value in MOTO_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    moto_url = f"http://{settings.host}:{settings.moto_port}"
+    return settings.model_copy(update={"aws_endpoint_url": moto_url})
+
+
 def render_vcl(settings: Settings) -> Path:
     """Write the Varnish configuration for this stack into the state directory."""
     target = settings.state_dir / "varnish" / "default.vcl"

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 import pyotp
 
 from portal.auth_service_client import AuthServiceClient
-from portal.sdk.config import sdk_config
 from portal.sdk.languages import REGISTRY_NAMES, Language
-from portal.sdk.publishers import build_publisher
+from portal.sdk.models import VersionSkewInput
 from portal.sdk.versions import max_version
+from portal.temporal import TaskQueue
+from workflows.version_skew import VersionSkewWorkflow
 
 if TYPE_CHECKING:
     from portal.demo import DemoContext
@@ -40,13 +41,27 @@ async def _devrel_headers(ctx: DemoContext) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-async def _next_version(ctx: DemoContext) -> str:
-    """Return the patch release after the highest version any registry holds."""
-    config = sdk_config(ctx.settings)
-    latest = await asyncio.gather(
-        *(build_publisher(language, config).latest_version() for language in Language)
+async def _registry_versions(ctx: DemoContext) -> dict[str, str | None]:
+    """Run the version skew check on the worker; return the latest version per language.
+
+    The worker, not this process, holds the registry credentials.
+    """
+    report = await ctx.temporal.execute_workflow(
+        VersionSkewWorkflow.run,
+        VersionSkewInput(),
+        id=f"sdk-version-skew-demo-{uuid.uuid4().hex[:8]}",
+        task_queue=TaskQueue.SDK,
+        static_summary="Version skew check run by portal demo",
     )
-    current = max_version(version for version in latest if version)
+    for reading in report.readings:
+        if not reading.reachable:
+            raise RuntimeError(f"{REGISTRY_NAMES[reading.language]} unreachable: {reading.error}")
+    return {reading.language.value: reading.latest for reading in report.readings}
+
+
+def _next_patch(latest: dict[str, str | None]) -> str:
+    """Return the patch release after the highest version any registry holds."""
+    current = max_version(version for version in latest.values() if version)
     if current is None:
         return "1.0.0"
     major, minor, patch = current.split("-", 1)[0].split(".")
@@ -56,7 +71,7 @@ async def _next_version(ctx: DemoContext) -> str:
 async def sdk_release_demo(ctx: DemoContext) -> None:
     """Release the next SDK version through the API and read it back from every registry."""
     headers = await _devrel_headers(ctx)
-    version = await _next_version(ctx)
+    version = _next_patch(await _registry_versions(ctx))
     started = await ctx.http.post("/v1/sdk/releases", json={"version": version}, headers=headers)
     started.raise_for_status()
     release = started.json()
@@ -77,10 +92,9 @@ async def sdk_release_demo(ctx: DemoContext) -> None:
     if release["state"] != "published":
         raise RuntimeError(f"release {version} ended {release['state']}: {release}")
 
-    config = sdk_config(ctx.settings)
-    for language in Language:
-        latest = await build_publisher(language, config).latest_version()
-        location = release["languages"][language]["location"]
-        ctx.echo(f"{REGISTRY_NAMES[language]} holds {latest}: {location}")
-        if latest != version:
-            raise RuntimeError(f"{REGISTRY_NAMES[language]} reports {latest}, not {version}")
+    latest = await _registry_versions(ctx)
+    for language, entry in release["languages"].items():
+        registry = REGISTRY_NAMES[Language(language)]
+        ctx.echo(f"{registry} holds {latest[language]}: {entry['location']}")
+        if latest[language] != version:
+            raise RuntimeError(f"{registry} reports {latest[language]}, not {version}")
