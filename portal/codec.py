@@ -256,11 +256,13 @@ class KmsKeyring:
     def _resolve_kms_key(self) -> str:
         if self._kms_key_id is not None:
             return self._kms_key_id
+        expected = frozenset({"NotFoundException"}) if self._create_missing_key else frozenset()
         try:
-            metadata = self._call_kms("describe_key", KeyId=self._alias)["KeyMetadata"]
+            metadata = self._call_kms("describe_key", expected, KeyId=self._alias)["KeyMetadata"]
         except KmsKeyError as exc:
             if not (self._create_missing_key and "NotFoundException" in str(exc)):
                 raise
+            log.info("KMS alias missing alias=%s; creating a key for it locally", self._alias)
             metadata = self._create_kms_key()
         self._kms_key_id = metadata["Arn"]
         return self._kms_key_id
@@ -283,14 +285,18 @@ class KmsKeyring:
         log.info("created KMS key alias=%s key=%s", self._alias, created["KeyId"])
         return created
 
-    def _call_kms(self, operation: str, **kwargs: object) -> dict:
+    def _call_kms(
+        self, operation: str, expected: frozenset[str] = frozenset(), **kwargs: object
+    ) -> dict:
+        """Call KMS; error codes in `expected` are neither counted as errors nor logged."""
         try:
             response = getattr(self._client, operation)(**kwargs)
         except ClientError as exc:
-            KMS_REQUESTS.labels(operation, "error").inc()
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             message = exc.response.get("Error", {}).get("Message", "")
-            log.warning("KMS call failed operation=%s code=%s", operation, code)
+            if code not in expected:
+                KMS_REQUESTS.labels(operation, "error").inc()
+                log.warning("KMS call failed operation=%s code=%s", operation, code)
             if code in RETRYABLE_KMS_CODES:
                 raise DependencyUnavailableError(KMS_DEPENDENCY, 5, f"{operation}: {code}") from exc
             if operation == "decrypt" and code in UNWRAP_REJECTED_CODES:
