@@ -1,8 +1,8 @@
 """The portal's web pages: sign-in, keys, the reveal screen, the Verify console, releases.
 
 Pages are server-rendered HTML from `templates/` with small scripts from
-`static/`; everything is served by the API itself, so the pages work offline
-and make no third-party requests.
+`static/`. The API serves all of it itself, so the pages work offline and
+make no third-party requests.
 """
 
 from __future__ import annotations

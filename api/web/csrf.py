@@ -49,7 +49,7 @@ TOKEN_MAX_LENGTH = 128
 
 
 class CsrfReason(StrEnum):
-    """Why a request failed the CSRF check; the metric's `reason` label."""
+    """Reason a request failed the CSRF check, also the metric's `reason` label."""
 
     CROSS_ORIGIN = "cross_origin"
     MISSING_TOKEN = "missing_token"

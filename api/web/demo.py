@@ -21,7 +21,7 @@ ASSET_PATTERN = re.compile(r'(?:src|href)="(/portal/static/[^"]+)"')
 
 
 class PageCheckError(AssertionError):
-    """A page answered, but not as the portal must serve it."""
+    """A page responded, but without the headers or assets the portal must serve it with."""
 
 
 def _require(condition: bool, message: str) -> None:

@@ -83,12 +83,12 @@ async def web_namespace(temporal_env: WorkflowEnvironment) -> str:
     raise TimeoutError(f"namespace {namespace} not visible after 10 s")
 
 
-def start_own(start: Callable[[Path], ManagedProcess], workdir: Path, what: str) -> ManagedProcess:
+def start_own(start: Callable[[Path], ManagedProcess], workdir: Path, name: str) -> ManagedProcess:
     """Start a server with `start(workdir)`; skip, or fail under CI, when it cannot start."""
     try:
         return start(workdir)
     except RuntimeError as exc:
-        unavailable(f"{what} failed to start: {exc}")
+        unavailable(f"{name} failed to start: {exc}")
         raise
 
 
@@ -163,7 +163,7 @@ def stack_environment(settings: Settings) -> dict[str, str]:
 
 
 class AuthServiceOutage:
-    """Stops the stack's auth-service and, on exit, restarts it and waits until the API sees it."""
+    """Stops the stack's auth-service, then restarts it and waits until the API reaches it."""
 
     def __init__(self, server: ManagedProcess, base_url: str) -> None:
         self.server = server

@@ -99,7 +99,7 @@ async def test_matching_token_passes(api_client):
             CSRF_HEADER: TOKEN,
         },
     )
-    # Past the CSRF check, the API itself answers: the forged session is unknown.
+    # Past the CSRF check, the auth dependency rejects the forged session with 401.
     assert response.status_code == 401
     assert response.json()["type"].endswith("/sign-in-required")
 

@@ -67,7 +67,7 @@ async def test_release_status_and_actions(browser, web_settings, web_api):
     await expect(link).to_have_attribute("href", temporal_ui)
     await expect(link).to_have_attribute("rel", "noopener noreferrer")
 
-    # Purge asks first; cancelling sends nothing.
+    # Purge needs confirmation, and cancelling sends nothing.
     await docs_row.get_by_role("button", name="Purge CDN").click()
     dialog = page.locator("dialog#confirm-dialog")
     await expect(dialog).to_be_visible()

@@ -101,3 +101,36 @@ async def test_auth_service_down_shows_banner(browser, web_settings, auth_outage
         await browser.screenshot("auth-service-down")
     finally:
         await auth_outage.restore()
+
+
+async def test_keyboard_only_sign_in_and_out(browser, web_settings):
+    user = await seed_user(web_settings)
+    page = browser.page
+    await page.goto("/portal/sign-in")
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await page.keyboard.type(user.email)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(user.password)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("6-digit authenticator code")).to_be_focused()
+    await page.keyboard.type(await user.totp_code())
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/portal/keys$"))
+
+    # The skip link comes first, then the navigation, in reading order.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Developer portal")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="API keys")).to_be_focused()
+    await expect(page.get_by_role("link", name="API keys")).to_have_attribute(
+        "aria-current", "page"
+    )
+
+    await page.get_by_role("button", name="Sign out").focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/portal/sign-in$"))
+    await page.goto("/portal/keys")
+    await page.wait_for_url(re.compile(r"/portal/sign-in\?next=%2Fportal%2Fkeys$"))

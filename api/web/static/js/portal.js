@@ -39,7 +39,7 @@ function retryAfterSeconds(response, problem) {
 }
 
 // Call the portal API on this origin and return the parsed JSON body.
-// Throws ProblemError for any non-2xx answer, a network failure or a timeout.
+// Throws ProblemError for any non-2xx response, a network failure or a timeout.
 export async function callApi(
   path,
   { method = "GET", json, apiKey, timeoutMs = REQUEST_TIMEOUT_MS } = {},
@@ -151,8 +151,8 @@ function markInvalidFields(form, problem) {
 // it. A 503 names the dependency and when to retry; `retry` adds a button that
 // runs the action again, enabled once Retry-After has passed.
 export function showProblem(error, { form, retry } = {}) {
-  // Only a missing or expired session sends the user to sign in; other 401s,
-  // such as an invalid API key in the Verify console, are shown where they happen.
+  // Only a missing or expired session sends the user to sign in. Other 401s,
+  // such as an invalid API key in the Verify console, are shown in place.
   const signedOut =
     error instanceof ProblemError &&
     error.status === 401 &&
@@ -256,7 +256,7 @@ export function promptStepUp() {
   });
 }
 
-// callApi, but when the API asks for a fresh MFA, prompt for it and try once more.
+// callApi, but when the API requires a fresh MFA check, prompt for it and try once more.
 export async function callWithStepUp(path, options) {
   try {
     return await callApi(path, options);

@@ -161,44 +161,44 @@ async function refreshSession() {
   if (session.status === PENDING) pollTimer = window.setTimeout(refreshSession, POLL_MS);
 }
 
+// Read the start form; returns the request body, or null after marking the invalid field.
+function readStartForm() {
+  const to = startForm.elements.to.value.trim();
+  const channels = [...startForm.querySelectorAll('input[name="channels"]:checked')].map(
+    (box) => box.value,
+  );
+  const timeout = Number(startForm.elements.channel_timeout_seconds.value);
+
+  let problem = null;
+  if (!to) {
+    problem = invalid("to", "Enter the number with its country code, such as +14155552671.");
+  } else if (!channels.length) {
+    problem = invalid("channels", "Choose at least one channel.");
+  } else if (!Number.isInteger(timeout) || timeout < 15 || timeout > 900) {
+    problem = invalid("channel_timeout_seconds", "Enter a whole number of seconds from 15 to 900.");
+  }
+  if (problem) {
+    showProblem(problem, { form: startForm });
+    return null;
+  }
+  return { to, channels, channel_timeout_seconds: timeout };
+}
+
 async function startVerification() {
   clearProblem(startForm);
   if (!apiKey) {
     showProblem(invalid("api_key", "Use a test API key first (step 1)."), { form: keyForm });
     return;
   }
-  const to = startForm.elements.to.value.trim();
-  const channels = [...startForm.querySelectorAll('input[name="channels"]:checked')].map(
-    (box) => box.value,
-  );
-  const timeout = Number(startForm.elements.channel_timeout_seconds.value);
-  if (!to) {
-    showProblem(invalid("to", "Enter the number with its country code, such as +14155552671."), {
-      form: startForm,
-    });
-    return;
-  }
-  if (!channels.length) {
-    showProblem(invalid("channels", "Choose at least one channel."), { form: startForm });
-    return;
-  }
-  if (!Number.isInteger(timeout) || timeout < 15 || timeout > 900) {
-    showProblem(
-      invalid("channel_timeout_seconds", "Enter a whole number of seconds from 15 to 900."),
-      { form: startForm },
-    );
-    return;
-  }
+  const body = readStartForm();
+  if (!body) return;
+
   const submit = startForm.querySelector('button[type="submit"]');
   submit.disabled = true;
   window.clearTimeout(pollTimer);
   try {
     announcedAttempts = 0;
-    const created = await callApi(SESSIONS, {
-      method: "POST",
-      json: { to, channels, channel_timeout_seconds: timeout },
-      apiKey,
-    });
+    const created = await callApi(SESSIONS, { method: "POST", json: body, apiKey });
     renderSession(created);
     announce(`Verification ${sessionId(created)} started.`);
     checkForm.elements.code.value = "";
