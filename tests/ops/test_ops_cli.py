@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.ops.changed_workflows import (
     RenamedActivityStackCheck,
     TimerFirstStackCheck,
 )
-from tests.ops.workflows import FlakyStepWorkflow, RetryingWorkflow
+from tests.ops.workflows import BrokenTaskWorkflow, FlakyStepWorkflow, RetryingWorkflow
 from workflows.stack_check import StackCheckInput, StackCheckWorkflow
 
 
@@ -204,6 +205,55 @@ async def test_failed_lists_stuck_workflow(ops_client: Client, ops_task_queue, r
     assert row["status"] == "STUCK"
     assert "activity always_failing_step retrying" in row["reason"]
     assert "downstream keeps failing" in row["reason"]
+
+
+async def test_failed_lists_timed_out_workflow(ops_client: Client, ops_task_queue, run_portal):
+    workflow_id = f"timed-out-{uuid.uuid4().hex[:8]}"
+    handle = await ops_client.start_workflow(
+        RetryingWorkflow.run,
+        id=workflow_id,
+        task_queue=ops_task_queue,
+        execution_timeout=timedelta(seconds=2),
+        static_summary="ops test: times out",
+    )
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    result = await run_portal(
+        "ops", "failed", "--since", "10m", "--type", "RetryingWorkflow", "--json"
+    )
+
+    assert result.code == 0, result.stderr
+    [row] = [row for row in json.loads(result.stdout) if row["workflow_id"] == workflow_id]
+    assert row["status"] == "TIMED_OUT"
+    assert row["reason"] == "workflow execution timed out"
+
+
+async def test_failed_lists_failing_workflow_task(ops_client: Client, ops_task_queue, run_portal):
+    workflow_id = f"broken-task-{uuid.uuid4().hex[:8]}"
+    handle = await ops_client.start_workflow(
+        BrokenTaskWorkflow.run,
+        id=workflow_id,
+        task_queue=ops_task_queue,
+        static_summary="ops test: its workflow task fails",
+    )
+    try:
+        for _ in range(100):
+            description = (await handle.describe()).raw_description
+            if description.pending_workflow_task.attempt > 1:
+                break
+            await asyncio.sleep(0.1)
+
+        result = await run_portal(
+            "ops", "failed", "--type", "BrokenTaskWorkflow", "--stuck-after", "0s", "--json"
+        )
+    finally:
+        await handle.terminate("test finished")
+
+    assert result.code == 0, result.stderr
+    [row] = [row for row in json.loads(result.stdout) if row["workflow_id"] == workflow_id]
+    assert row["status"] == "STUCK"
+    assert row["reason"].startswith("workflow task failing")
 
 
 async def test_failed_rejects_bad_duration(run_portal):

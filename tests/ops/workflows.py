@@ -86,5 +86,14 @@ class RetryingWorkflow:
         )
 
 
-TEST_WORKFLOWS = [PhoneCheckWorkflow, FlakyStepWorkflow, RetryingWorkflow]
+@workflow.defn
+class BrokenTaskWorkflow:
+    """Raises a plain exception, which fails its workflow task again and again."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("bug in workflow code")
+
+
+TEST_WORKFLOWS = [PhoneCheckWorkflow, FlakyStepWorkflow, RetryingWorkflow, BrokenTaskWorkflow]
 TEST_ACTIVITIES = [normalise_number, flaky_step, always_failing_step]
