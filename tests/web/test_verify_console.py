@@ -68,6 +68,11 @@ async def test_session_to_approval(browser, web_settings, dispatch_admin):
     assert browser.foreign_requests() == []
     assert browser.unexpected_errors() == []
 
+    # Leaving the console revokes the key it created for itself.
+    await page.get_by_role("link", name="API keys").click()
+    console_key = page.locator("#keys-table tbody tr", has_text="Verify console")
+    await expect(console_key.locator(".status-cell")).to_have_text("revoked", timeout=30_000)
+
 
 async def test_wrong_code_then_cancel(browser, web_settings, dispatch_admin):
     user = await seed_user(web_settings)
