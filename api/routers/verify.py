@@ -259,7 +259,6 @@ async def start_session(
         channel_timeout_seconds=body.channel_timeout_seconds,
     )
     try:
-        first_channel = await verify.first_channel(request.channels)
         record = await verify.start(_caller(key), request)
     except CapExceeded as exc:
         raise _cap_problem(exc) from None
@@ -274,7 +273,7 @@ async def start_session(
             retry_after=exc.retry_after,
         ) from None
     response.headers["Location"] = f"/v1/verify/sessions/{record.session_id}"
-    return _view(record, first_channel)
+    return _view(record)
 
 
 @router.get("/sessions/{session_id}", summary="Read a Verify session", response_model=SessionView)

@@ -135,10 +135,21 @@ class ChannelBreakers:
 
     async def state(self, channel: str) -> BreakerState:
         """Return the state of `channel`'s breaker without taking the half-open probe."""
-        forced, state = await self._redis.hmget(_key(channel), ["forced", "state"])
-        current = BreakerState((forced or state or b"closed").decode())
-        self._export(channel, current)
+        [current] = await self.states([channel])
         return current
+
+    async def states(self, channels: list[str]) -> list[BreakerState]:
+        """Return the state of each channel's breaker in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.hmget(_key(channel), ["forced", "state"])
+            replies = await pipe.execute()
+        states = []
+        for channel, (forced, state) in zip(channels, replies, strict=True):
+            current = BreakerState((forced or state or b"closed").decode())
+            self._export(channel, current)
+            states.append(current)
+        return states
 
     async def record(self, channel: str, success: bool) -> BreakerState:
         """Count one send outcome on `channel`; return the breaker's state after it."""

@@ -68,6 +68,7 @@ class DataKeyRing:
         self._meta_key = f"{KEY_PREFIX}:{{{purpose}}}"
         self._version_prefix = f"{KEY_PREFIX}:{{{purpose}}}:v"
         self._plaintext: dict[int, bytes] = {}
+        self._current: tuple[int, float] | None = None
         self._install = redis.register_script(_INSTALL)
 
     async def current_version(self) -> int:
@@ -82,9 +83,20 @@ class DataKeyRing:
         wrapped = await self._kms.generate_data_key(self.purpose)
         return await self.install(wrapped, only_if_empty=True)
 
-    async def current(self) -> tuple[int, bytes]:
-        """Return the current version and its plaintext key."""
-        version = await self.current_version()
+    async def current(self, max_age: float = 0) -> tuple[int, bytes]:
+        """Return the current version and its plaintext key.
+
+        Args:
+            max_age: Seconds a version read earlier may be reused without asking
+                Redis again. Safe for keys whose older versions stay usable after
+                a rotation; 0 always reads Redis.
+        """
+        now = time.monotonic()
+        if self._current is not None and now - self._current[1] < max_age:
+            version = self._current[0]
+        else:
+            version = await self.current_version()
+            self._current = (version, now)
         return version, await self.key(version)
 
     async def key(self, version: int) -> bytes:

@@ -145,8 +145,8 @@ class VerifyService:
         session_id = new_session_id()
         now = time.time()
         async with redis_errors_as_unavailable():
-            await self._require_open_channel(request.channels)
-            number_version, number_key = await self.number_key.current()
+            first_channel = await self._first_open_channel(request.channels)
+            number_version, number_key = await self.number_key.current(max_age=60)
             record = SessionRecord(
                 session_id=session_id,
                 tenant_id=caller.tenant_id,
@@ -162,6 +162,7 @@ class VerifyService:
                 masked_to=request.to.masked,
                 recipient=recipient_id(number_key, request.to.e164),
                 number=encrypt_number(number_key, number_version, session_id, request.to.e164),
+                current_channel=first_channel,
             )
             await self.store.create(record)
 
@@ -209,13 +210,6 @@ class VerifyService:
             ",".join(request.channels),
         )
         return record
-
-    async def first_channel(self, channels: list[str]) -> str:
-        """Return the first channel whose breaker is not open: where the session starts."""
-        for channel in channels:
-            if await self.breakers.state(channel) is not BreakerState.OPEN:
-                return channel
-        return channels[0]
 
     async def get(self, caller: Caller, session_id: str) -> SessionRecord | None:
         """Return the caller's session, or None when it is unknown or another tenant's."""
@@ -308,10 +302,11 @@ class VerifyService:
                 exc,
             )
 
-    async def _require_open_channel(self, channels: list[str]) -> None:
-        for channel in channels:
-            if await self.breakers.state(channel) is not BreakerState.OPEN:
-                return
+    async def _first_open_channel(self, channels: list[str]) -> str:
+        states = await self.breakers.states(channels)
+        for channel, state in zip(channels, states, strict=True):
+            if state is not BreakerState.OPEN:
+                return channel
         raise ChannelsUnavailable(int(self.settings.verify_breaker_open_seconds))
 
     async def _forget(self, session_id: str) -> None:

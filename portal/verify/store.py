@@ -323,6 +323,7 @@ class SessionStore:
             "recipient": record.recipient,
             "number": record.number,
             "tried": "[]",
+            "current_channel": record.current_channel or record.channels[0],
         }
         flat = [item for pair in fields.items() for item in pair]
         expire_at = int((record.expires_at + RETENTION_AFTER_EXPIRY_SECONDS) * 1000)
