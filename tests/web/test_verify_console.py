@@ -30,7 +30,7 @@ async def open_console_with_own_key(browser, user) -> None:
     await expect(page.locator("#api-key-status")).to_contain_text("Using a console key")
 
 
-async def test_session_to_approval(browser, web_settings, dispatch_admin):
+async def test_session_to_approval(browser, web_settings, dispatch_admin, web_api, web_worker):
     # WhatsApp accepts the message but never delivers it, so the session moves to SMS.
     await dispatch_admin.set_channel("whatsapp", delivery_failure_rate=1.0)
     user = await seed_user(web_settings)
@@ -64,9 +64,16 @@ async def test_session_to_approval(browser, web_settings, dispatch_admin):
     )
     await expect(page.locator("#session-status")).to_have_text("approved")
     await expect(page.get_by_label("Code received")).to_be_disabled()
+    await expect(page.get_by_label("Code received")).to_have_value("")
     await browser.screenshot("verify-approved")
     assert browser.foreign_requests() == []
     assert browser.unexpected_errors() == []
+
+    # Neither the code nor the full number reached the API's or the worker's log.
+    for log in (web_api.log_path, web_worker.log_path):
+        text = log.read_text(errors="replace")
+        assert code not in text, log
+        assert number not in text, log
 
     # Leaving the console revokes the key it created for itself.
     await page.get_by_role("link", name="API keys").click()

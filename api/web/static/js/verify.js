@@ -224,6 +224,8 @@ async function checkCode() {
       json: { code },
       apiKey,
     });
+    // A used code has no value, and clearing it keeps it out of screen shares.
+    if (result.status === "approved") checkForm.elements.code.value = "";
     checkResult.textContent =
       result.status === "approved"
         ? "Code approved: the number is verified."
