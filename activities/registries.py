@@ -1,9 +1,9 @@
 """Activities that publish SDK artifacts to package registries and read them back.
 
-Each activity delegates to the language's `Publisher` (PyPI with twine, npm
-with the npm CLI, Go with git tags, Maven on S3) and turns its classified
-errors into Temporal errors: registry outages are retried by the workflow's
-retry policy, conflicts and rejections are not.
+Each activity delegates to the language's `Publisher`: PyPI with twine, npm
+with the npm CLI, Go with git tags and Maven on S3. It turns the publisher's
+classified errors into Temporal errors, so the workflow's retry policy
+retries registry outages but never conflicts or rejections.
 """
 
 from __future__ import annotations

@@ -149,11 +149,11 @@ def list_command(
     from portal.sdk.releases import list_releases
 
     try:
-        wanted = ReleaseState(state) if state else None
+        state_filter = ReleaseState(state) if state else None
     except ValueError:
         typer.echo(f"invalid --state {state!r}; use one of {', '.join(ReleaseState)}", err=True)
         raise typer.Exit(2) from None
-    releases = _run(lambda settings, client: list_releases(client, wanted))
+    releases = _run(lambda settings, client: list_releases(client, state_filter))
     for entry in releases:
         started = entry.started_at.strftime("%Y-%m-%d %H:%M") if entry.started_at else "-"
         typer.echo(f"{entry.version:<16} {entry.state:<10} {started}  {entry.workflow_id}")

@@ -1,4 +1,4 @@
-"""SdkReleaseWorkflow: publish one SDK version to every language's registry, or say which failed.
+"""SdkReleaseWorkflow: publish one SDK version to every registry, or report which failed.
 
 The release validates the version, builds and stages every artifact, then
 publishes all languages in parallel with retries and confirms each one is
@@ -40,8 +40,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from portal.temporal import SA_RELEASE_STATE
 
-# Bookkeeping activities (records, metrics, the tracker) retry for a while on
-# their own; the release never fails because of them.
+# Bookkeeping activities (records, metrics, the tracker) retry for a while.
+# `_bookkeeping` logs a final failure instead of failing the release.
 _BOOKKEEPING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),

@@ -2,8 +2,8 @@
 
 DevRel starts a release (`POST`), reads each language's state (`GET`), and
 finishes a partial release by retrying the missing languages or abandoning
-it. Each call starts, queries or updates the release's Temporal workflow;
-when Temporal or the staging bucket is down the API answers 503 with
+it. Each call starts, queries or updates the release's Temporal workflow.
+When Temporal or the staging bucket is down, the API returns 503 with
 `Retry-After`.
 """
 
@@ -45,7 +45,7 @@ VersionPath = Path(
     description="Release version: MAJOR.MINOR.PATCH, optionally -alpha.N, -beta.N or -rc.N.",
     examples=["1.4.0"],
 )
-# How long retry and abandon wait for the workflow's answer before reporting progress.
+# Seconds retry and abandon wait for the workflow's result before returning the current state.
 RETRY_WAIT_SECONDS = 120.0
 ABANDON_WAIT_SECONDS = 30.0
 
@@ -66,7 +66,7 @@ class ReleaseRequest(BaseModel):
 
 
 class RetryBody(BaseModel):
-    """Which missing languages to publish again."""
+    """Missing languages to publish again."""
 
     languages: list[Language] | None = Field(
         None, description="Languages to retry; every missing language by default."
@@ -74,7 +74,7 @@ class RetryBody(BaseModel):
 
 
 class AbandonBody(BaseModel):
-    """Why a partial release is closed without its missing languages."""
+    """Reason for closing a partial release without its missing languages."""
 
     reason: str = Field(
         ...,
@@ -187,10 +187,10 @@ async def retry(
     temporal: Client = Depends(get_temporal),
     settings: Settings = Depends(get_settings),
 ) -> ReleaseStatus:
-    """Retry the missing languages; answer with the resulting state.
+    """Retry the missing languages and return the resulting state.
 
-    When the retry is still publishing after two minutes, the answer is the
-    current state (`publishing`); poll the release for the outcome.
+    When the retry is still publishing after two minutes, the response is the
+    current state (`publishing`), so poll the release for the outcome.
     """
     languages = body.languages if body else None
     try:
@@ -213,7 +213,7 @@ async def abandon(
     temporal: Client = Depends(get_temporal),
     settings: Settings = Depends(get_settings),
 ) -> ReleaseStatus:
-    """Abandon the release: its issue closes with the reason; answer with the final state."""
+    """Abandon the release, close its issue with the reason, and return the final state."""
     try:
         status = await abandon_release(
             temporal, settings, version, body.reason, user.user_id, wait=ABANDON_WAIT_SECONDS

@@ -200,7 +200,7 @@ async def build_java(config: SdkConfig, version: str, workdir: Path) -> list[Pat
     classes = workdir / "classes"
     java_files = sorted(str(path) for path in (source / "src" / "main" / "java").rglob("*.java"))
     if not java_files:
-        raise BuildFailedError("sdks/java/src/main/java holds no .java files")
+        raise BuildFailedError("no .java files found in sdks/java/src/main/java")
     await _run(
         [javac, "--release", "11", "-encoding", "UTF-8", "-d", str(classes), *java_files],
         cwd=source,

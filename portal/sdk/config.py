@@ -1,4 +1,4 @@
-"""Where each registry, the staging bucket and the tracker live, resolved from settings.
+"""Addresses of the registries, the staging bucket and the tracker, resolved from settings.
 
 Unset URLs mean the local servers `portal up` starts, so the same code
 publishes to pypiserver and Verdaccio locally and to the real registries in
@@ -64,7 +64,7 @@ class SdkConfig:
 
 
 def local_go_repository(settings: Settings) -> Path:
-    """Path of the bare git repository that stands in for the Go module's repository."""
+    """Path of the local bare git repository that replaces the Go module's repository."""
     return settings.state_dir.resolve() / "registries" / "go" / "verify-go.git"
 
 

@@ -44,7 +44,7 @@ async def _devrel_headers(ctx: DemoContext) -> dict[str, str]:
 async def _registry_versions(ctx: DemoContext) -> dict[str, str | None]:
     """Run the version skew check on the worker; return the latest version per language.
 
-    The worker, not this process, holds the registry credentials.
+    The worker, not this process, has the registry credentials.
     """
     report = await ctx.temporal.execute_workflow(
         VersionSkewWorkflow.run,
@@ -79,15 +79,15 @@ async def sdk_release_demo(ctx: DemoContext) -> None:
     ctx.echo(f"see it in the Temporal UI: {ctx.temporal_ui_link(release['workflow_id'])}")
 
     deadline = time.monotonic() + RELEASE_WAIT_SECONDS
-    shown: dict[str, str] = {}
+    last_states: dict[str, str] = {}
     while release["state"] == "publishing" and time.monotonic() < deadline:
         await asyncio.sleep(1.0)
         response = await ctx.http.get(f"/v1/sdk/releases/{version}", headers=headers)
         response.raise_for_status()
         release = response.json()
         for language, entry in release["languages"].items():
-            if shown.get(language) != entry["state"]:
-                shown[language] = entry["state"]
+            if last_states.get(language) != entry["state"]:
+                last_states[language] = entry["state"]
                 ctx.echo(f"  {language}: {entry['state']}")
     if release["state"] != "published":
         raise RuntimeError(f"release {version} ended {release['state']}: {release}")

@@ -11,13 +11,16 @@ from temporalio.exceptions import ApplicationError
 
 
 class SdkReleaseError(Exception):
-    """Base class; `retryable` tells whether the same call may succeed later."""
+    """Base class of SDK release errors; `retryable` means the same call may succeed later."""
 
     retryable = True
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, maybe_exists: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        # True when a registry refused an upload in a way that may mean the
+        # version exists already; the publisher then reads the registry again.
+        self.maybe_exists = maybe_exists
 
     def to_application_error(self) -> ApplicationError:
         """Return the Temporal error an activity raises for this failure."""
@@ -27,7 +30,7 @@ class SdkReleaseError(Exception):
 
 
 class RegistryUnavailableError(SdkReleaseError):
-    """The registry could not be reached or answered with a server error."""
+    """The registry could not be reached or returned a server error."""
 
 
 class NotYetVisibleError(SdkReleaseError):
@@ -35,7 +38,7 @@ class NotYetVisibleError(SdkReleaseError):
 
 
 class PublishConflictError(SdkReleaseError):
-    """The registry holds this version with different content; retrying cannot fix it."""
+    """The registry contains this version with different content, which no retry can fix."""
 
     retryable = False
 
@@ -53,7 +56,7 @@ class BuildFailedError(SdkReleaseError):
 
 
 class TrackerUnavailableError(SdkReleaseError):
-    """The issue tracker could not be reached or answered with a server error."""
+    """The issue tracker could not be reached or returned a server error."""
 
 
 class TrackerRejectedError(SdkReleaseError):

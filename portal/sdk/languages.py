@@ -36,5 +36,5 @@ def parse_languages(names: list[str] | None) -> list[Language]:
     if unknown:
         accepted = ", ".join(ALL_LANGUAGES)
         raise ValueError(f"unknown language {', '.join(unknown)}; use one of {accepted}")
-    wanted = set(names)
-    return [language for language in ALL_LANGUAGES if language in wanted]
+    requested = set(names)
+    return [language for language in ALL_LANGUAGES if language in requested]

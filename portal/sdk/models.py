@@ -53,7 +53,7 @@ class StagedFile(BaseModel):
 
 
 class StagedArtifact(BaseModel):
-    """What a release publishes for one language: its files as built and staged."""
+    """One language's artifact of a release: its files as built and staged."""
 
     language: Language
     version: str

@@ -1,8 +1,8 @@
 """Start, inspect, retry and abandon SDK releases: used by the API, the CLI and the demo.
 
-Temporal outages surface as `DependencyUnavailableError` (a 503 in the
-API); a release that does not exist or is in the wrong state raises the
-errors below, which name the version, its state and what to do instead.
+Temporal outages surface as `DependencyUnavailableError`, a 503 in the API.
+A release that does not exist or is in the wrong state raises one of the
+errors below, whose message names the version, its state and what to do.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def _initial_status(params: SdkReleaseInput, workflow_id: str) -> ReleaseStatus:
 async def latest_recorded_version(settings: Settings) -> str | None:
     """Return the highest version among recorded published or partial releases."""
     records = await asyncio.to_thread(staging_store(settings).list_records)
-    kept = (ReleaseState.PUBLISHED, ReleaseState.PARTIAL)
-    return max_version(record.version for record in records if record.state in kept)
+    counted = (ReleaseState.PUBLISHED, ReleaseState.PARTIAL)
+    return max_version(record.version for record in records if record.state in counted)
 
 
 async def start_release(

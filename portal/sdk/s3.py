@@ -51,8 +51,8 @@ def classify_s3_error(exc: Exception, what: str) -> SdkReleaseError:
         if code == "PreconditionFailed":
             return PublishConflictError(f"{what}: the object changed while being written")
         if status >= 500 or code in {"SlowDown", "InternalError", "ServiceUnavailable"}:
-            return RegistryUnavailableError(f"{what}: S3 answered {code or status}")
-        return PublishRejectedError(f"{what}: S3 answered {code or status}")
+            return RegistryUnavailableError(f"{what}: S3 returned {code or status}")
+        return PublishRejectedError(f"{what}: S3 returned {code or status}")
     if isinstance(exc, BotoCoreError):
         return RegistryUnavailableError(f"{what}: S3 unreachable ({type(exc).__name__})")
     return RegistryUnavailableError(f"{what}: {exc}")

@@ -117,7 +117,8 @@ class StagingStore:
             actual = file_checksums(target)["sha256"]
             if actual != staged.sha256:
                 raise SdkReleaseError(
-                    f"staged {staged.name} has sha256 {actual}, the manifest says {staged.sha256}"
+                    f"staged {staged.name} has sha256 {actual}, "
+                    f"but the manifest lists {staged.sha256}"
                 )
             paths[staged.name] = target
         return paths

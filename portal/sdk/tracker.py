@@ -1,8 +1,8 @@
 """A client for the subset of the GitHub Issues REST API that release issues need.
 
 The same code files issues on GitHub in production and in the local tracker
-(`services/issue_tracker`) during development and tests; only the base URL
-and token differ.
+(`services/issue_tracker`) during development and tests. Only the base URL
+and the token differ.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class IssueTracker:
             ) from None
         if response.status_code >= 500 or response.status_code == 429:
             raise TrackerUnavailableError(
-                f"issue tracker answered {response.status_code} to {method} {path}"
+                f"issue tracker returned {response.status_code} for {method} {path}"
             )
         if response.status_code >= 400:
             raise TrackerRejectedError(

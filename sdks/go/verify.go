@@ -15,7 +15,7 @@ import (
 // DefaultBaseURL is the address of the production API.
 const DefaultBaseURL = "https://api.example-sms.com"
 
-// Channel is how the one-time code reaches the user.
+// Channel is the delivery channel of the one-time code.
 type Channel string
 
 // Channels the API accepts.

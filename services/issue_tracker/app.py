@@ -29,7 +29,7 @@ MAX_PAGE_SIZE = 100
 
 
 class TrackerError(Exception):
-    """An error answered in GitHub's shape: `{"message": ...}`."""
+    """An error returned in GitHub's shape: `{"message": ...}`."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -65,7 +65,10 @@ class Faults(BaseModel):
     """Faults the tracker injects, for tests of the client's idempotency."""
 
     lose_create_responses: int = Field(
-        0, ge=0, le=100, description="Create the next N issues but answer 502, as a lost response."
+        0,
+        ge=0,
+        le=100,
+        description="Create the next N issues but respond 502, as if the response was lost.",
     )
 
 
@@ -210,12 +213,12 @@ def create_app(data_file: Path, token: str) -> FastAPI:
         per_page: int = 30,
         page: int = 1,
     ) -> list[dict[str, Any]]:
-        wanted = {label.strip() for label in (labels or "").split(",") if label.strip()}
+        required = {label.strip() for label in (labels or "").split(",") if label.strip()}
         matching = [
             _public(item)
             for item in store.issues(repository_of(owner, repo))
             if (state == "all" or item["state"] == state)
-            and wanted <= {label["name"] for label in item["labels"]}
+            and required <= {label["name"] for label in item["labels"]}
         ]
         size = max(1, min(per_page, MAX_PAGE_SIZE))
         start = (max(page, 1) - 1) * size
@@ -229,7 +232,7 @@ def create_app(data_file: Path, token: str) -> FastAPI:
         log.info("issue created repository=%s/%s number=%d", owner, repo, item["number"])
         if faults.lose_create_responses > 0:
             faults.lose_create_responses -= 1
-            log.warning("answering 502 to a stored issue, as injected number=%d", item["number"])
+            log.warning("responding 502 for a stored issue, as injected number=%d", item["number"])
             raise TrackerError(502, "Bad Gateway (injected fault: the issue was created)")
         return _public(item)
 

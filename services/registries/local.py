@@ -11,12 +11,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from passlib.apache import HtpasswdFile
 
 from portal.sdk.config import find_tool, local_go_repository
 from portal.settings import Settings
+
+if TYPE_CHECKING:
+    from portal.stack import Service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERDACCIO_TEMPLATE = REPO_ROOT / "deploy" / "verdaccio" / "config.yaml"
@@ -147,7 +152,7 @@ def sdk_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def sdk_services(settings: Settings, env: dict[str, str]) -> tuple[list, list[str]]:
+def sdk_services(settings: Settings, env: dict[str, str]) -> tuple[list[Service], list[str]]:
     """Return the `portal up` services of the local registries and tracker, and notes.
 
     A registry whose URL is set points at a real one, so no local server starts
@@ -175,18 +180,13 @@ def sdk_services(settings: Settings, env: dict[str, str]) -> tuple[list, list[st
         "issue-tracker": "Issue tracker for SDK releases (GitHub Issues REST)",
     }
     for registry in local:
-        url = registry.health_url
-
-        def health(url: str = url) -> object:
-            return http_ok(url)
-
-        base = url.split("/", 3)
+        scheme, _, netloc = registry.health_url.split("/", 3)[:3]
         services.append(
             Service(
                 name=registry.name,
                 argv=registry.argv,
-                health=health,
-                endpoints=[Endpoint(labels[registry.name], f"{base[0]}//{base[2]}/")],
+                health=partial(http_ok, registry.health_url),
+                endpoints=[Endpoint(labels[registry.name], f"{scheme}//{netloc}/")],
                 env=registry.env,
             )
         )

@@ -1,9 +1,9 @@
 """Local registries, a Temporal namespace and installers for the SDK release tests.
 
-Each test module gets its own registries (pypiserver, Verdaccio, the issue
-tracker, a bare git repository, Maven and staging buckets on the session's
-moto) and its own Temporal namespace, so its workers never take tasks of
-another module or of the session's portal worker.
+Each test module gets its own registries: pypiserver, Verdaccio, the issue
+tracker, a bare git repository, and Maven and staging buckets on the
+session's moto. It also gets its own Temporal namespace, so its workers never
+take tasks of another module or of the session's portal worker.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def start_registries(settings: Settings, workdir: Path) -> Registries:
     return Registries(settings, pypi, npm, tracker, [pypi, npm, tracker])
 
 
-# --- What each registry holds -------------------------------------------------
+# --- What each registry contains -------------------------------------------------
 
 
 def pypi_files(settings: Settings) -> list[str]:
@@ -346,8 +346,8 @@ def prometheus_value(prometheus: ManagedProcess, query: str) -> float | None:
 async def portal_command(settings: Settings, *args: str) -> tuple[int, str]:
     """Run `python -m portal ARGS` with `settings` in its environment; return (exit code, output).
 
-    It runs as a subprocess awaited without blocking the event loop, which
-    the in-process worker needs to answer the command's workflow calls.
+    The subprocess is awaited without blocking the event loop, because the
+    in-process worker runs on that loop and must serve the command's workflow calls.
     """
     from tests.harness.keys import settings_environment
 

@@ -135,7 +135,7 @@ async def test_partial_release_alerts_and_retries(
         assert code == 0, listed
         assert f"#{issues[0]['number']}" in listed
 
-        # With npm back but empty, the skew check sees the registries disagree.
+        # With npm back but empty, the skew check finds that the registries disagree.
         registries.npm.start()
         skew = await check_skew(sdk_client)
         assert skew.skewed is True

@@ -1,9 +1,9 @@
 """The interface every registry publisher implements, and its idempotency contract.
 
 `publish` may run any number of times for the same artifact, including after
-a worker died half-way: a version already published with the same content
-is success, the same version with different content raises
-PublishConflictError, and every other failure is classified as retryable
+a worker died half-way. A version already published with the same content
+is success, and the same version with different content raises
+PublishConflictError. Every other failure is classified as retryable
 (RegistryUnavailableError) or not (PublishRejectedError).
 """
 
@@ -68,7 +68,7 @@ class Publisher(ABC):
         """Return where users fetch this version: a URL, tag or object key."""
 
     async def publish(self, artifact: StagedArtifact, files: dict[str, Path]) -> PublishOutcome:
-        """Publish `artifact` unless the registry already holds it; see the module contract."""
+        """Publish `artifact` unless the registry already contains it (see the module docstring)."""
         if await self.holds(artifact, files):
             log.info(
                 "already published language=%s version=%s; nothing to upload",
@@ -81,9 +81,9 @@ class Publisher(ABC):
         except (PublishConflictError, PublishRejectedError, RegistryUnavailableError) as exc:
             # Another attempt may have uploaded the same bytes first, and the
             # registry then refuses ours; that is success, not a conflict.
-            if getattr(exc, "maybe_exists", False) and await self.holds(artifact, files):
+            if exc.maybe_exists and await self.holds(artifact, files):
                 log.info(
-                    "registry refused a duplicate upload language=%s version=%s",
+                    "registry rejected a duplicate upload language=%s version=%s",
                     self.language,
                     artifact.version,
                 )
@@ -108,18 +108,12 @@ class Publisher(ABC):
         )
 
     def conflict(self, artifact: StagedArtifact, detail: str) -> PublishConflictError:
-        """Return the error for a version the registry holds with other content."""
+        """Return the error for a version the registry contains with other content."""
         return PublishConflictError(
             f"{self.registry} already holds {artifact.package} {artifact.registry_version} "
             f"with different content ({detail}); a published version cannot change, so "
             "release a new version or abandon this one"
         )
-
-
-def duplicate_upload(error: PublishConflictError | PublishRejectedError | RegistryUnavailableError):
-    """Mark `error` as a refusal that may mean the version exists; `publish` then re-reads."""
-    error.maybe_exists = True  # type: ignore[attr-defined]
-    return error
 
 
 def http_error(registry: str, exc: httpx.HTTPError) -> RegistryUnavailableError:
@@ -129,7 +123,7 @@ def http_error(registry: str, exc: httpx.HTTPError) -> RegistryUnavailableError:
 
 def status_error(registry: str, response: httpx.Response, action: str):
     """Classify an HTTP error status: 5xx and 429 retryable, other 4xx rejected."""
-    message = f"{registry} answered {response.status_code} to {action}: {response.text[:300]}"
+    message = f"{registry} returned {response.status_code} for {action}: {response.text[:300]}"
     if response.status_code >= 500 or response.status_code == 429:
         return RegistryUnavailableError(message)
     return PublishRejectedError(message)

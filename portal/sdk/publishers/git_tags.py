@@ -16,7 +16,7 @@ from pathlib import Path
 from portal.sdk.errors import PublishRejectedError, RegistryUnavailableError
 from portal.sdk.languages import Language
 from portal.sdk.models import StagedArtifact
-from portal.sdk.publishers.base import Publisher, duplicate_upload
+from portal.sdk.publishers.base import Publisher
 from portal.sdk.tools import ToolResult, run_tool
 from portal.sdk.versions import from_registry_version, max_version
 
@@ -64,7 +64,7 @@ class GitTagPublisher(Publisher):
         message = f"{self.registry} ({self.config.go_repository_url}): {action} failed: {text}"
         lowered = text.lower()
         if "already exists" in lowered and "tag" in lowered:
-            return duplicate_upload(PublishRejectedError(message))
+            return PublishRejectedError(message, maybe_exists=True)
         if any(hint in lowered for hint in _REJECTED_HINTS):
             return PublishRejectedError(message)
         if any(hint in lowered for hint in _UNAVAILABLE_HINTS):

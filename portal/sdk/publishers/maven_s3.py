@@ -228,6 +228,9 @@ class MavenS3Publisher(Publisher):
 
     def location(self, artifact: StagedArtifact) -> str:
         """Return the jar's URL in the repository."""
+        # TODO: publish only jar and POM; Maven Central would also need sources and
+        # javadoc jars with GPG signatures, and anonymous Maven clients need a public
+        # bucket policy or a CDN in front of the bucket.
         group_path = MAVEN_GROUP.replace(".", "/")
         version = artifact.registry_version
         return (

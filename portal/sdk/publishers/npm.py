@@ -18,7 +18,6 @@ from portal.sdk.models import StagedArtifact
 from portal.sdk.publishers.base import (
     HTTP_TIMEOUT,
     Publisher,
-    duplicate_upload,
     http_error,
     status_error,
 )
@@ -150,8 +149,8 @@ class NpmPublisher(Publisher):
         if code in _UNAVAILABLE_CODES:
             return RegistryUnavailableError(message)
         if code in {"E403", "E409"} or "previously published" in summary:
-            # Registries answer 403 or 409 to a version that exists already.
-            return duplicate_upload(PublishRejectedError(message))
+            # Registries return 403 or 409 for a version that exists already.
+            return PublishRejectedError(message, maybe_exists=True)
         if code in _REJECTED_CODES:
             return PublishRejectedError(message)
         return RegistryUnavailableError(message)

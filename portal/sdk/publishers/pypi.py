@@ -20,7 +20,6 @@ from portal.sdk.models import StagedArtifact
 from portal.sdk.publishers.base import (
     HTTP_TIMEOUT,
     Publisher,
-    duplicate_upload,
     http_error,
     status_error,
 )
@@ -102,10 +101,10 @@ class PypiPublisher(Publisher):
             upload(settings, [str(path)])
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
-            message = f"{self.registry} answered {status} to the upload of {path.name}"
+            message = f"{self.registry} returned {status} for the upload of {path.name}"
             if status in (400, 403, 409):
-                # PyPI answers 400 and pypiserver 409 to a file that exists already.
-                raise duplicate_upload(PublishRejectedError(message)) from None
+                # PyPI and pypiserver return 400 for an existing file, other indexes 403 or 409.
+                raise PublishRejectedError(message, maybe_exists=True) from None
             if status >= 500 or status == 429:
                 raise RegistryUnavailableError(message) from None
             raise PublishRejectedError(message) from None
@@ -114,7 +113,7 @@ class PypiPublisher(Publisher):
                 f"{self.registry} unreachable during upload: {type(exc).__name__}"
             ) from None
         except TwineException as exc:
-            raise PublishRejectedError(f"twine refused {path.name}: {exc}") from None
+            raise PublishRejectedError(f"twine rejected {path.name}: {exc}") from None
 
     async def latest_version(self) -> str | None:
         """Return the highest release version among the wheels the index lists."""

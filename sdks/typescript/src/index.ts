@@ -17,7 +17,7 @@ export interface Verification {
   [key: string]: unknown;
 }
 
-/** The Verify API rejected a request; `status` and `problem` carry its answer. */
+/** The Verify API rejected a request; `status` and `problem` contain its response. */
 export class VerifyError extends Error {
   constructor(
     public readonly status: number,

@@ -14,7 +14,7 @@ CHANNELS = ("whatsapp", "sms", "voice")
 
 
 class VerifyError(Exception):
-    """The Verify API rejected a request; `status` and `problem` carry its answer."""
+    """The Verify API rejected a request; `status` and `problem` contain its response."""
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         self.status = status

@@ -1,6 +1,6 @@
 package com.examplesms.verify;
 
-/** The Verify API rejected a request; {@link #body()} holds its problem document. */
+/** The Verify API rejected a request; {@link #body()} returns its problem document. */
 public final class VerifyException extends RuntimeException {
     private final int status;
     private final String body;
