@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import audit, auth, docs, health, keys, verify
+from api.routers import audit, auth, docs, health, keys, sdk, snippets, verify
 from api.security import security_clients
 from api.web import install_web
 from portal import temporal
@@ -52,17 +52,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.snippet_specs_dir = settings.docs_spec_path
     # Extra readiness probes by name; each returns an awaitable that raises when down.
     app.state.readiness_probes = {}
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(snippets.router)
     install_web(app)
     app.include_router(auth.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
-    app.include_router(docs.router)
     app.include_router(verify.router)
-    from api.routers import sdk
-
+    app.include_router(docs.router)
     app.include_router(sdk.router)
     return app

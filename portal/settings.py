@@ -569,6 +569,13 @@ class Settings(BaseSettings):
         return int(self.temporal_address.rsplit(":", 1)[1])
 
     @property
+    def docs_spec_path(self) -> Path:
+        """`docs_spec_dir` as an absolute path, a relative one taken from the repository root."""
+        if self.docs_spec_dir.is_absolute():
+            return self.docs_spec_dir
+        return (Path(__file__).resolve().parents[1] / self.docs_spec_dir).resolve()
+
+    @property
     def logs_dir(self) -> Path:
         """Folder of the local stack's log files."""
         return self.state_dir / "logs"

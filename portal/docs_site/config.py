@@ -54,8 +54,7 @@ def build_root(settings: Settings) -> Path:
 
 def spec_dir(settings: Settings) -> Path:
     """Return the folder of the OpenAPI documents, relative paths taken from the repository."""
-    folder = settings.docs_spec_dir
-    return folder if folder.is_absolute() else (REPO_ROOT / folder).resolve()
+    return settings.docs_spec_path
 
 
 def available_specs(settings: Settings) -> list[str]:

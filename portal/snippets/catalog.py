@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from portal.settings import load_settings
 from portal.snippets.generator import Snippet, build_snippets
-
-# The shared API descriptions sit beside the repository, in ../shared/specs.
-DEFAULT_SPECS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
-SPECS_DIR_VARIABLE = "PORTAL_SNIPPET_SPECS_DIR"
 
 
 @dataclass(frozen=True)
@@ -39,9 +35,8 @@ CATALOG: dict[str, CatalogEntry] = {
 
 
 def specs_dir() -> Path:
-    """Return the API descriptions folder: `PORTAL_SNIPPET_SPECS_DIR`, else ../shared/specs."""
-    configured = os.environ.get(SPECS_DIR_VARIABLE)
-    return Path(configured) if configured else DEFAULT_SPECS_DIR
+    """Return the API descriptions folder, `PORTAL_DOCS_SPEC_DIR`."""
+    return load_settings().docs_spec_path
 
 
 def spec_path(spec_id: str, directory: Path | None = None) -> Path:
