@@ -9,11 +9,12 @@ hash: the same files give the same tree whatever commit carries them.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import zipfile
 from pathlib import Path
 
-from portal.sdk.errors import PublishRejectedError, RegistryUnavailableError
+from portal.sdk.errors import PublishRejectedError, RegistryUnavailableError, SdkReleaseError
 from portal.sdk.languages import Language
 from portal.sdk.models import StagedArtifact
 from portal.sdk.publishers.base import Publisher
@@ -37,6 +38,13 @@ _UNAVAILABLE_HINTS = (
     "failed to push some refs",
 )
 _REJECTED_HINTS = ("authentication failed", "permission denied", "403")
+# A token in an HTTPS remote URL must not reach logs or workflow history.
+_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def redact_url_credentials(text: str) -> str:
+    """Replace the user and password of every URL in `text`, which git echoes in errors."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 class GitTagPublisher(Publisher):
@@ -59,9 +67,10 @@ class GitTagPublisher(Publisher):
         except FileNotFoundError:
             raise PublishRejectedError("git is not installed; run scripts/setup.sh") from None
 
-    def _failure(self, action: str, result: ToolResult):
-        text = result.tail()
-        message = f"{self.registry} ({self.config.go_repository_url}): {action} failed: {text}"
+    def _failure(self, action: str, result: ToolResult) -> SdkReleaseError:
+        text = redact_url_credentials(result.tail())
+        url = redact_url_credentials(self.config.go_repository_url)
+        message = f"{self.registry} ({url}): {action} failed: {text}"
         lowered = text.lower()
         if "already exists" in lowered and "tag" in lowered:
             return PublishRejectedError(message, maybe_exists=True)
@@ -155,7 +164,7 @@ class GitTagPublisher(Publisher):
             )
             if not result.ok:
                 raise self._failure(f"push of {tag}", result)
-        log.info("pushed tag=%s repository=%s", tag, url)
+        log.info("pushed tag=%s repository=%s", tag, redact_url_credentials(url))
 
     async def latest_version(self) -> str | None:
         """Return the highest release version among the repository's `v*` tags."""
