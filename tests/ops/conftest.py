@@ -50,6 +50,8 @@ def ops_settings(
         aws_endpoint_url=moto_server.url,
         codec_port=free_port(),
         codec_auth_token=CODEC_TOKEN,
+        # Only the codec server's CORS origin reads it; the browser test serves a page there.
+        temporal_ui_port=free_port(),
     )
 
 
@@ -63,6 +65,7 @@ def ops_env(ops_settings: Settings) -> dict[str, str]:
         "PORTAL_AWS_ENDPOINT_URL": str(ops_settings.aws_endpoint_url),
         "PORTAL_CODEC_PORT": str(ops_settings.codec_port),
         "PORTAL_CODEC_AUTH_TOKEN": CODEC_TOKEN,
+        "PORTAL_TEMPORAL_UI_PORT": str(ops_settings.temporal_ui_port),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
