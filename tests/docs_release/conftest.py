@@ -1,8 +1,9 @@
 """Real servers for docs-release tests: Varnish in front of moto S3, a worker, a namespace.
 
-Each module gets its own Temporal namespace, bucket and Varnish edge, so the
-session's in-process worker (which polls the default namespace) never runs
-these workflows, and faults injected into one edge stay in that module.
+The docs tests share a Temporal namespace, bucket and Varnish edge of their
+own, so the session's in-process worker (which polls the default namespace)
+never runs these workflows. A test that injects a fault into the edge
+removes it before it ends.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ async def register_namespace(env: WorkflowEnvironment, namespace: str) -> None:
 
 @dataclass
 class DocsStack:
-    """A module's docs stack: settings, Varnish edge, worker and Temporal client."""
+    """The docs tests' stack: settings, Varnish edge, worker and Temporal client."""
 
     settings: Settings
     edge: VarnishEdge
@@ -226,7 +227,7 @@ class DocsStack:
 
 
 def docs_settings(base: Settings, workdir: Path, namespace: str, edge: VarnishEdge) -> Settings:
-    """Settings of a module's docs stack: own namespace, bucket, edge and ports."""
+    """Settings of the docs stack: its own namespace, bucket, edge and ports."""
     spec_dir = workdir / "specs"
     spec_dir.mkdir(parents=True, exist_ok=True)
     for name in SPEC_NAMES:
@@ -249,7 +250,7 @@ def docs_settings(base: Settings, workdir: Path, namespace: str, edge: VarnishEd
     )
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def docs_stack(
     portal_settings: Settings,
     temporal_env: WorkflowEnvironment,
@@ -258,7 +259,7 @@ async def docs_stack(
     redocly: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[DocsStack]:
-    """Varnish in front of moto S3, a worker subprocess and a namespace for this module."""
+    """Varnish in front of moto S3, a worker subprocess and a namespace for the docs tests."""
     workdir = tmp_path_factory.mktemp("docs-stack")
     namespace = f"docs-{uuid.uuid4().hex[:8]}"
     await register_namespace(temporal_env, namespace)
@@ -278,10 +279,10 @@ async def docs_stack(
 
 
 async def capture_replay_fixtures(stack: DocsStack) -> None:
-    """Export this module's docs workflows as replay fixtures, under `portal ops fixtures`.
+    """Export the docs workflows as replay fixtures when `portal ops fixtures` runs the tests.
 
     The capture plugin reads only the session's default namespace, and these
-    workflows run in the module's own, so the module exports them itself.
+    workflows run in a namespace of their own, so the stack exports them itself.
     """
     from portal.ops import fixtures
     from portal.ops.replay import HistoryReplayer

@@ -158,7 +158,7 @@ async def test_stale_edge_until_manual_purge(docs_stack: DocsStack, tmp_path):
 
 
 async def run_portal(stack: DocsStack, *args: str) -> subprocess.CompletedProcess:
-    """Run the `portal` CLI against the module's stack."""
+    """Run the `portal` CLI against the docs stack."""
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "portal", *args],
