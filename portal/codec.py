@@ -26,8 +26,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import boto3
+from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
+from aiobreaker.state import CircuitBreakerBaseState, CircuitBreakerState
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
@@ -37,6 +40,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from portal.errors import DependencyUnavailableError
+from portal.metrics import DEPENDENCY_CIRCUIT_STATE
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,12 +90,46 @@ DATA_KEY_ROTATIONS = Counter(
 )
 
 
+CIRCUIT_VALUES = {
+    CircuitBreakerState.CLOSED: 0,
+    CircuitBreakerState.HALF_OPEN: 1,
+    CircuitBreakerState.OPEN: 2,
+}
+
+
 class PayloadDecryptionError(ValueError):
     """An encrypted payload cannot be decrypted: tampered with, truncated or foreign."""
 
 
 class KmsKeyError(RuntimeError):
     """KMS rejected the portal's request for a reason no retry cures (permissions, key state)."""
+
+
+class KmsCircuitExporter(CircuitBreakerListener):
+    """Mirrors the KMS breaker's state into `portal_dependency_circuit_state{dependency="kms"}`."""
+
+    def state_change(
+        self,
+        breaker: CircuitBreaker,
+        old: CircuitBreakerBaseState | None,
+        new: CircuitBreakerBaseState,
+    ) -> None:
+        """Set the gauge and log the transition."""
+        DEPENDENCY_CIRCUIT_STATE.labels(KMS_DEPENDENCY).set(CIRCUIT_VALUES[new.state])
+        log.warning(
+            "circuit breaker state changed dependency=%s from=%s to=%s",
+            KMS_DEPENDENCY,
+            old.state.name.lower() if old else "-",
+            new.state.name.lower(),
+        )
+
+
+def _not_an_outage(error: Exception) -> bool:
+    # Only throttling and unreachable KMS open the breaker; a missing key or a
+    # denied permission would fail the same way on every retry.
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code") not in RETRYABLE_KMS_CODES
+    return not isinstance(error, BotoCoreError)
 
 
 @dataclass
@@ -136,6 +174,15 @@ class KmsKeyring:
                 retries={"max_attempts": 2, "mode": "standard"},
             ),
         )
+        self._breaker_reset = settings.payload_kms_breaker_reset_seconds
+        self._breaker = CircuitBreaker(
+            fail_max=settings.payload_kms_breaker_failures,
+            timeout_duration=timedelta(seconds=self._breaker_reset),
+            exclude=[_not_an_outage],
+            listeners=[KmsCircuitExporter()],
+            name=KMS_DEPENDENCY,
+        )
+        DEPENDENCY_CIRCUIT_STATE.labels(KMS_DEPENDENCY).set(0)
         self._lock = threading.Lock()
         self._current: DataKey | None = None
         self._cache: OrderedDict[str, DataKey] = OrderedDict()
@@ -145,6 +192,11 @@ class KmsKeyring:
     def alias(self) -> str:
         """KMS alias of the key that wraps every data key."""
         return self._alias
+
+    @property
+    def circuit_open(self) -> bool:
+        """True while the KMS circuit breaker refuses calls."""
+        return self._breaker.current_state == CircuitBreakerState.OPEN
 
     def rotate(self) -> None:
         """Drop the current data key, so the next encode creates a new one."""
@@ -290,7 +342,15 @@ class KmsKeyring:
     ) -> dict:
         """Call KMS; error codes in `expected` are neither counted as errors nor logged."""
         try:
-            response = getattr(self._client, operation)(**kwargs)
+            response = self._breaker.call(getattr(self._client, operation), **kwargs)
+        except CircuitBreakerError as exc:
+            # Raised instead of the error that opened the breaker, and while it stays open.
+            KMS_REQUESTS.labels(operation, "error").inc()
+            log.warning("KMS call refused operation=%s: circuit breaker open", operation)
+            retry_after = max(1, round(self._breaker_reset))
+            raise DependencyUnavailableError(
+                KMS_DEPENDENCY, retry_after, f"{operation}: circuit breaker open"
+            ) from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             message = exc.response.get("Error", {}).get("Message", "")

@@ -396,6 +396,20 @@ class Settings(BaseSettings):
     payload_kms_timeout_seconds: float = Field(
         3.0, gt=0, le=30, description="Connect and read timeout of each KMS call, in seconds."
     )
+    payload_kms_breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Consecutive KMS calls failing on throttling or connection errors that open "
+        "the payload codec's circuit breaker.",
+    )
+    payload_kms_breaker_reset_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Seconds the payload codec's KMS breaker stays open before it lets a trial "
+        "call through.",
+    )
     codec_port: int = Field(
         8081, ge=1, le=65535, description="Port of the codec server (`portal codec-server`)."
     )

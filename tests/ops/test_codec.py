@@ -18,6 +18,7 @@ from portal.codec import (
     KmsKeyring,
     PayloadDecryptionError,
     build_codec,
+    data_key_id,
 )
 from portal.errors import DependencyUnavailableError
 from portal.settings import Settings, load_settings
@@ -143,6 +144,52 @@ async def test_kms_down_fails_fast():
 
     assert raised.value.dependency == "kms"
     assert time.monotonic() - started < 10
+
+
+async def test_kms_breaker_opens_and_fails_fast():
+    settings = load_settings(
+        environment="test",
+        aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        payload_kms_timeout_seconds=1.0,
+        payload_kms_breaker_failures=2,
+        payload_kms_breaker_reset_seconds=60,
+    )
+    codec = EncryptionCodec(KmsKeyring(settings))
+    for _ in range(2):
+        with pytest.raises(DependencyUnavailableError):
+            await codec.encode([json_payload("x")])
+
+    started = time.monotonic()
+    with pytest.raises(DependencyUnavailableError, match="circuit breaker open") as raised:
+        await codec.encode([json_payload("x")])
+
+    assert time.monotonic() - started < 0.5
+    assert raised.value.retry_after == 60
+    assert codec.keyring.circuit_open
+    assert REGISTRY.get_sample_value("portal_dependency_circuit_state", {"dependency": "kms"}) == 2
+
+
+async def test_kms_configuration_error_keeps_breaker_closed(moto_server: ManagedProcess):
+    settings = load_settings(
+        environment="test",
+        aws_endpoint_url=moto_server.url,  # type: ignore[attr-defined]
+        payload_kms_breaker_failures=1,
+    )
+    keyring = KmsKeyring(settings)
+    foreign = Payload(
+        metadata={
+            "encoding": ENCODING,
+            METADATA_KEY_ID: data_key_id(b"not a wrapped key").encode(),
+            METADATA_WRAPPED_KEY: b"not a wrapped key",
+        },
+        data=b"\x00" * 40,
+    )
+
+    for _ in range(2):
+        with pytest.raises(PayloadDecryptionError):
+            await EncryptionCodec(keyring).decode([foreign])
+
+    assert not keyring.circuit_open
 
 
 async def test_failure_message_is_encrypted(kms_settings: Settings):
