@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import boto3
-from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
-from aiobreaker.state import CircuitBreakerBaseState, CircuitBreakerState
+from aiobreaker import CircuitBreaker, CircuitBreakerError
+from aiobreaker.state import CircuitBreakerState
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
@@ -40,7 +40,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from portal.errors import DependencyUnavailableError
-from portal.metrics import DEPENDENCY_CIRCUIT_STATE
+from portal.metrics import CircuitStateExporter
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,38 +90,12 @@ DATA_KEY_ROTATIONS = Counter(
 )
 
 
-CIRCUIT_VALUES = {
-    CircuitBreakerState.CLOSED: 0,
-    CircuitBreakerState.HALF_OPEN: 1,
-    CircuitBreakerState.OPEN: 2,
-}
-
-
 class PayloadDecryptionError(ValueError):
     """An encrypted payload cannot be decrypted: tampered with, truncated or foreign."""
 
 
 class KmsKeyError(RuntimeError):
     """KMS rejected the portal's request for a reason no retry cures (permissions, key state)."""
-
-
-class KmsCircuitExporter(CircuitBreakerListener):
-    """Mirrors the KMS breaker's state into `portal_dependency_circuit_state{dependency="kms"}`."""
-
-    def state_change(
-        self,
-        breaker: CircuitBreaker,
-        old: CircuitBreakerBaseState | None,
-        new: CircuitBreakerBaseState,
-    ) -> None:
-        """Set the gauge and log the transition."""
-        DEPENDENCY_CIRCUIT_STATE.labels(KMS_DEPENDENCY).set(CIRCUIT_VALUES[new.state])
-        log.warning(
-            "circuit breaker state changed dependency=%s from=%s to=%s",
-            KMS_DEPENDENCY,
-            old.state.name.lower() if old else "-",
-            new.state.name.lower(),
-        )
 
 
 def _not_an_outage(error: Exception) -> bool:
@@ -179,10 +153,9 @@ class KmsKeyring:
             fail_max=settings.payload_kms_breaker_failures,
             timeout_duration=timedelta(seconds=self._breaker_reset),
             exclude=[_not_an_outage],
-            listeners=[KmsCircuitExporter()],
+            listeners=[CircuitStateExporter(KMS_DEPENDENCY)],
             name=KMS_DEPENDENCY,
         )
-        DEPENDENCY_CIRCUIT_STATE.labels(KMS_DEPENDENCY).set(0)
         self._lock = threading.Lock()
         self._current: DataKey | None = None
         self._cache: OrderedDict[str, DataKey] = OrderedDict()

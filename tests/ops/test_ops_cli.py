@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
@@ -25,6 +27,17 @@ from tests.ops.changed_workflows import (
 )
 from tests.ops.workflows import BrokenTaskWorkflow, FlakyStepWorkflow, RetryingWorkflow
 from workflows.stack_check import StackCheckInput, StackCheckWorkflow
+
+
+async def wait_for_description(
+    handle: WorkflowHandle, ready: Callable[[DescribeWorkflowExecutionResponse], bool]
+) -> None:
+    """Poll the workflow's description for up to 10 s until `ready` accepts it."""
+    for _ in range(100):
+        if ready((await handle.describe()).raw_description):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"workflow {handle.id} did not reach the expected state in 10 s")
 
 
 async def run_stack_check(client: Client, task_queue: str) -> str:
@@ -181,11 +194,10 @@ async def test_failed_lists_stuck_workflow(ops_client: Client, ops_task_queue, r
         static_summary="ops test: retries an activity forever",
     )
     try:
-        for _ in range(100):
-            pending = (await handle.describe()).raw_description.pending_activities
-            if pending and pending[0].attempt >= 3:
-                break
-            await asyncio.sleep(0.1)
+        await wait_for_description(
+            handle,
+            lambda raw: bool(raw.pending_activities) and raw.pending_activities[0].attempt >= 3,
+        )
 
         result = await run_portal(
             "ops",
@@ -238,11 +250,7 @@ async def test_failed_lists_failing_workflow_task(ops_client: Client, ops_task_q
         static_summary="ops test: its workflow task fails",
     )
     try:
-        for _ in range(100):
-            description = (await handle.describe()).raw_description
-            if description.pending_workflow_task.attempt > 1:
-                break
-            await asyncio.sleep(0.1)
+        await wait_for_description(handle, lambda raw: raw.pending_workflow_task.attempt > 1)
 
         result = await run_portal(
             "ops", "failed", "--type", "BrokenTaskWorkflow", "--stuck-after", "0s", "--json"
