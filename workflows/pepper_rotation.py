@@ -9,31 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.kms import KmsActivities
     from activities.verify_store import InstallDataKeyInput, VerifyStoreActivities
-    from portal.verify.keyring import PEPPER
+    from portal.verify.workflow_models import PepperRotationInput, PepperRotationResult
+
+__all__ = ["SCHEDULE_ID", "PepperRotationInput", "PepperRotationResult", "PepperRotationWorkflow"]
 
 SCHEDULE_ID = "verify-pepper-rotation"
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20)
-
-
-class PepperRotationInput(BaseModel):
-    """Input of PepperRotationWorkflow."""
-
-    purpose: str = PEPPER
-    requested_by: str = "schedule"
-
-
-class PepperRotationResult(BaseModel):
-    """The version installed and the versions pruned."""
-
-    version: int
-    pruned: list[int]
 
 
 @workflow.defn

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
@@ -26,6 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.verify_store import EndSessionInput, VerifyStoreActivities
     from portal.temporal import SA_SESSION_STATUS
     from portal.verify.store import SessionStatus
+    from portal.verify.workflow_models import (
+        SessionEnded,
+        VerifySessionInput,
+        VerifySessionResult,
+    )
+
+__all__ = ["SessionEnded", "VerifySessionInput", "VerifySessionResult", "VerifySessionWorkflow"]
 
 SEND_TIMEOUT = timedelta(seconds=20)
 # Retries cover Redis blips and a spent global dispatch budget; dispatch
@@ -36,29 +42,6 @@ SEND_RETRY = RetryPolicy(
     maximum_attempts=10,
 )
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
-
-
-class VerifySessionInput(BaseModel):
-    """Input of VerifySessionWorkflow: ids and timings only, never the number or a code."""
-
-    session_id: str
-    tenant_id: str
-    channels: list[str]
-    channel_timeout_seconds: int
-    expires_at: datetime
-
-
-class SessionEnded(BaseModel):
-    """Signal that a check or a cancel settled the session in Redis."""
-
-    status: SessionStatus
-
-
-class VerifySessionResult(BaseModel):
-    """Final status of a session and the channels that sent a code."""
-
-    status: SessionStatus
-    channels_sent: list[str]
 
 
 @workflow.defn
