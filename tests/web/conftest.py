@@ -141,6 +141,9 @@ def web_settings(
             "web_poll_seconds": 0.5,
             # Short, so a browser test can see the step-up prompt without a long wait.
             "mfa_max_age_seconds": 10,
+            # Password hashing on a loaded CI machine can outlast the 1 s default; a
+            # stopped auth-service still fails at once, with connection refused.
+            "auth_service_timeout_seconds": 5.0,
         }
     )
 

@@ -214,10 +214,11 @@ async def test_revoke_through_outage(browser, web_settings, auth_outage):
     finally:
         await auth_outage.restore()
 
-    url_before = page.url
+    # A property on window survives only as long as the page is not reloaded.
+    await page.evaluate("window.sameDocument = true")
     await expect(page.locator(f'tr[data-key-id="{key_id}"] .status-cell')).to_have_text(
         "revoked", timeout=60_000
     )
-    assert page.url == url_before
+    assert await page.evaluate("window.sameDocument === true")
     await expect(page.locator("#portal-status")).to_contain_text("Key to revoke is revoked.")
     await browser.screenshot("revoked")
