@@ -63,6 +63,7 @@ async def _stack_check(ctx: DemoContext) -> None:
         StackCheckInput(requested_by="portal demo"),
         id=workflow_id,
         task_queue=temporal.TaskQueue.OPS,
+        static_summary="portal demo: stack check through the worker and Redis",
     )
     ctx.echo(f"StackCheckWorkflow reached Redis in {result.redis_ping_ms:.1f} ms")
     ctx.echo(f"see it in the Temporal UI: {ctx.temporal_ui_link(workflow_id)}")
