@@ -297,3 +297,11 @@ async def test_search_attributes_registered(run_portal):
 
     assert result.code == 0, result.stdout + result.stderr
     assert "PortalTenant (Keyword): registered" in result.stdout
+
+
+async def test_replay_unknown_workflow_reports_not_found(run_portal):
+    result = await run_portal("ops", "replay", f"no-such-workflow-{uuid.uuid4().hex[:8]}")
+
+    assert result.code == 1
+    assert "NOT_FOUND" in result.stderr
+    assert "Traceback" not in result.stderr
