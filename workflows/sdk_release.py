@@ -73,16 +73,7 @@ class SdkReleaseWorkflow:
     @workflow.init
     def __init__(self, params: SdkReleaseInput) -> None:
         self._params = params
-        self._status: ReleaseStatus | None = None
-        self._artifacts: dict[Language, StagedArtifact] = {}
-        self._retry: RetryRequest | None = None
-        self._abandon: AbandonRequest | None = None
-        self._settled_rounds = 0
-        self._counted_partial = False
-        self._abandoned = False
-
-    @workflow.run
-    async def run(self, params: SdkReleaseInput) -> ReleaseStatus:
+        # Built here, so a query that arrives before the first step sees every language.
         self._status = ReleaseStatus(
             version=params.version,
             state=ReleaseState.PUBLISHING,
@@ -93,6 +84,15 @@ class SdkReleaseWorkflow:
             workflow_id=workflow.info().workflow_id,
             started_at=workflow.now(),
         )
+        self._artifacts: dict[Language, StagedArtifact] = {}
+        self._retry: RetryRequest | None = None
+        self._abandon: AbandonRequest | None = None
+        self._settled_rounds = 0
+        self._counted_partial = False
+        self._abandoned = False
+
+    @workflow.run
+    async def run(self, params: SdkReleaseInput) -> ReleaseStatus:
         workflow.logger.info(
             "sdk release started version=%s languages=%s requested_by=%s",
             params.version,
@@ -151,14 +151,13 @@ class SdkReleaseWorkflow:
         return self._status
 
     @workflow.query
-    def status(self) -> ReleaseStatus | None:
+    def status(self) -> ReleaseStatus:
         """Return the release's state and each language's."""
         return self._status
 
     @workflow.update
     async def retry(self, request: RetryRequest) -> ReleaseStatus:
         """Publish the missing languages again; return the state once that round settles."""
-        assert self._status is not None
         round_number = self._status.rounds + 1
         self._retry = request
         await workflow.wait_condition(lambda: self._settled_rounds >= round_number)
@@ -167,7 +166,7 @@ class SdkReleaseWorkflow:
     @retry.validator
     def _validate_retry(self, request: RetryRequest) -> None:
         self._require_partial("retried")
-        missing = self._status.missing() if self._status else []
+        missing = self._status.missing()
         extra = [language for language in request.languages if language not in missing]
         if extra:
             raise ValueError(
@@ -214,7 +213,6 @@ class SdkReleaseWorkflow:
         self._language(language, LanguageState.PENDING, sha256=artifact.primary.sha256)
 
     async def _publish_round(self, languages: list[Language]) -> None:
-        assert self._status is not None
         self._status.rounds += 1
         self._set_state(ReleaseState.PUBLISHING)
         await asyncio.gather(*(self._publish(language) for language in languages))
@@ -264,7 +262,6 @@ class SdkReleaseWorkflow:
         )
 
     async def _settle_partial(self) -> None:
-        assert self._status is not None
         self._set_state(ReleaseState.PARTIAL)
         workflow.logger.warning(
             "sdk release partial version=%s missing=%s",
@@ -322,7 +319,6 @@ class SdkReleaseWorkflow:
         self._settled_rounds = self._status.rounds
 
     async def _finish_published(self) -> None:
-        assert self._status is not None
         self._status.finished_at = workflow.now()
         self._set_state(ReleaseState.PUBLISHED)
         workflow.logger.info("sdk release published version=%s", self._params.version)
@@ -338,7 +334,6 @@ class SdkReleaseWorkflow:
         self._settled_rounds = self._status.rounds
 
     async def _finish_abandoned(self, request: AbandonRequest) -> None:
-        assert self._status is not None
         for language in self._status.missing():
             self._language(language, LanguageState.ABANDONED)
         self._status.reason = request.reason
@@ -360,7 +355,6 @@ class SdkReleaseWorkflow:
         self._abandoned = True
 
     async def _reject(self, reason: str) -> ReleaseStatus:
-        assert self._status is not None
         self._status.reason = reason
         self._status.finished_at = workflow.now()
         self._set_state(ReleaseState.REJECTED)
@@ -373,7 +367,7 @@ class SdkReleaseWorkflow:
         raise ApplicationError(reason, type="ReleaseRejected", non_retryable=True)
 
     async def _note(self, marker: str, body: str, close_as: str | None = None) -> None:
-        assert self._status is not None and self._status.issue is not None
+        assert self._status.issue is not None
         note = ReleaseIssueNote(
             version=self._params.version,
             issue=self._status.issue,
@@ -402,13 +396,11 @@ class SdkReleaseWorkflow:
             )
 
     def _set_state(self, state: ReleaseState) -> None:
-        assert self._status is not None
         self._status.state = state
         workflow.upsert_search_attributes([SA_RELEASE_STATE.value_set(state.value)])
         self._show_progress()
 
     def _language(self, language: Language, state: LanguageState, **changes: object) -> None:
-        assert self._status is not None
         entry = self._status.languages[language]
         entry.state = state
         for name, value in changes.items():
@@ -418,7 +410,6 @@ class SdkReleaseWorkflow:
 
     def _show_progress(self) -> None:
         status = self._status
-        assert status is not None
         lines = [f"**{status.version}**: {status.state} (round {status.rounds})"]
         for language, entry in status.languages.items():
             detail = f" ({entry.error_type})" if entry.state is LanguageState.FAILED else ""
