@@ -182,6 +182,42 @@ def replay(
     _finish(0 if report.deterministic else 1)
 
 
+@app.command("replay-recent")
+def replay_recent(
+    workflow_type: str = typer.Option(
+        None, "--type", help="Only this workflow type, e.g. VerifySessionWorkflow."
+    ),
+    limit: int = typer.Option(20, min=1, max=1000, help="Most recent runs to replay."),
+) -> None:
+    """Replay the most recent runs against the checked-out code, as a check before a deploy.
+
+    Prints one verdict per run and exits with 1 when any run does not replay.
+    """
+    from portal import temporal
+    from portal.ops.failed import type_clause
+    from portal.ops.replay import HistoryReplayer
+    from portal.ops.replay import replay_recent as replay_runs
+    from workers.registry import all_workflows
+
+    settings = _settings()
+    try:
+        query = type_clause(workflow_type).removeprefix(" AND ")
+    except ValueError as exc:
+        _usage_error("--type", str(exc))
+
+    async def run() -> list:
+        client = await temporal.connect(settings)
+        replayer = HistoryReplayer(all_workflows(), temporal.build_data_converter(settings))
+        return await replay_runs(client, replayer, query, limit)
+
+    reports = _run(run)
+    for report in reports:
+        typer.echo(report.summary())
+    passed = sum(report.deterministic for report in reports)
+    typer.echo(f"{passed} of {len(reports)} runs replay deterministically")
+    _finish(0 if passed == len(reports) else 1)
+
+
 @app.command()
 def reset(
     workflow_id: str = typer.Argument(..., help="Workflow id to reset."),

@@ -59,16 +59,21 @@ def closed_query(since: datetime, workflow_type: str | None) -> str:
         "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut') "
         f"AND CloseTime > '{rfc3339(since)}'"
     )
-    return query + _type_clause(workflow_type)
+    return query + type_clause(workflow_type)
 
 
 def running_query(started_before: datetime, workflow_type: str | None) -> str:
     """Return the visibility query for runs still running that started before `started_before`."""
     query = f"ExecutionStatus = 'Running' AND StartTime < '{rfc3339(started_before)}'"
-    return query + _type_clause(workflow_type)
+    return query + type_clause(workflow_type)
 
 
-def _type_clause(workflow_type: str | None) -> str:
+def type_clause(workflow_type: str | None) -> str:
+    """Return ` AND WorkflowType = '...'`, or an empty string when `workflow_type` is None.
+
+    Raises:
+        ValueError: the type is not an identifier, so it could rewrite the query.
+    """
     if workflow_type is None:
         return ""
     if not WORKFLOW_TYPE_PATTERN.match(workflow_type):

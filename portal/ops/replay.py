@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
@@ -241,3 +241,24 @@ def _error_text(failure: Exception) -> str:
     # Core wraps the useful sentence in a Rust debug dump; keep the sentence.
     found = re.search(r'message: "((?:[^"\\]|\\.)*)"', text)
     return found.group(1).replace("\\'", "'") if found else text
+
+
+async def replay_recent(
+    client: Client, replayer: HistoryReplayer, query: str, limit: int
+) -> list[ReplayReport]:
+    """Replay the `limit` most recent runs that `query` selects; return one report each.
+
+    Args:
+        client: Temporal client with the portal's data converter.
+        replayer: Replayer holding the checked-out workflow code.
+        query: Visibility query, such as `WorkflowType = 'VerifySessionWorkflow'`.
+        limit: Most runs to replay.
+    """
+    reports = []
+    async for execution in client.list_workflows(query or None, limit=limit):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        report = await replayer.replay(history)
+        report.run_id = execution.run_id
+        reports.append(report)
+    return reports

@@ -305,3 +305,25 @@ async def test_replay_unknown_workflow_reports_not_found(run_portal):
     assert result.code == 1
     assert "NOT_FOUND" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_replay_recent_checks_latest_runs(ops_client, ops_task_queue, run_portal):
+    for _ in range(2):
+        await run_stack_check(ops_client, ops_task_queue)
+
+    result = await run_portal(
+        "ops", "replay-recent", "--type", "StackCheckWorkflow", "--limit", "2"
+    )
+
+    assert result.code == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("deterministic: StackCheckWorkflow") for line in lines[:2])
+    assert lines[2] == "2 of 2 runs replay deterministically"
+
+
+async def test_replay_recent_rejects_bad_type(run_portal):
+    result = await run_portal("ops", "replay-recent", "--type", "X' OR 1=1")
+
+    assert result.code == 2
+    assert "invalid workflow type" in result.stderr
