@@ -90,6 +90,14 @@ async def test_release_status_and_actions(browser, web_settings, web_api):
     await expect(sdk_row).to_contain_text("python: failed")
     await browser.screenshot("releases")
 
+    # Retrying publishes python again; with no registry it fails again and stays partial.
+    await sdk_row.get_by_role("button", name="Retry missing").click()
+    await dialog.get_by_role("button", name="Retry").click()
+    await expect(page.locator("#portal-status")).to_contain_text(
+        f"SDK release {sdk_version} is partial.", timeout=130_000
+    )
+    await expect(sdk_row.locator(".status").first).to_have_text("partial")
+
     await sdk_row.get_by_role("button", name="Abandon").click()
     await expect(dialog.get_by_label("Reason")).to_be_focused()
     await dialog.get_by_role("button", name="Abandon release").click()

@@ -34,6 +34,8 @@ const checkResult = document.getElementById("check-result");
 
 let apiKey = null;
 // A key the console created for itself; revoked when the page goes away.
+// TODO: give the console key an expiry once the keys API takes one, because a
+// browser that crashes never sends the revocation and leaves the key active.
 let consoleKeyId = null;
 let session = null;
 let pollTimer = null;
