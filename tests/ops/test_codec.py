@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from prometheus_client import REGISTRY
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
 
 from portal.codec import (
     ENCODING,
@@ -22,7 +24,7 @@ from portal.codec import (
 )
 from portal.errors import DependencyUnavailableError
 from portal.settings import Settings, load_settings
-from portal.temporal import build_data_converter
+from portal.temporal import build_data_converter, connect
 from tests.harness.servers import ManagedProcess, free_port
 
 
@@ -190,6 +192,31 @@ async def test_kms_configuration_error_keeps_breaker_closed(moto_server: Managed
             await EncryptionCodec(keyring).decode([foreign])
 
     assert not keyring.circuit_open
+
+
+async def test_workflow_start_with_kms_down_raises_dependency_error(
+    temporal_env: WorkflowEnvironment,
+):
+    # The API maps DependencyUnavailableError to a 503 with Retry-After, so a start
+    # during a KMS outage is refused, not lost, and never becomes a 500.
+    settings = load_settings(
+        environment="test",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        payload_kms_timeout_seconds=1.0,
+    )
+    client = await connect(settings)
+
+    with pytest.raises(DependencyUnavailableError) as raised:
+        await client.start_workflow(
+            "StackCheckWorkflow",
+            {"requested_by": "kms outage test"},
+            id=f"kms-down-{uuid.uuid4().hex[:8]}",
+            task_queue="kms-down-never-polled",
+            static_summary="ops test: never starts",
+        )
+
+    assert raised.value.dependency == "kms"
 
 
 async def test_failure_message_is_encrypted(kms_settings: Settings):
