@@ -2,7 +2,7 @@
 
 The API creates the session in Redis, then starts this workflow with the
 session id only: the number stays encrypted in Redis and the codes are
-drawn inside the send activity, so Temporal history holds neither. The API
+drawn inside the send activity, so Temporal history contains neither. The API
 signals the workflow when a check approves or locks the session and when the
 caller cancels it.
 """

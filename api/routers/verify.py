@@ -245,10 +245,10 @@ async def start_session(
 ) -> SessionView:
     """Send a one-time code to `to` on the first available channel, falling back to the next.
 
-    Returns 201 with the session; 400 for an invalid field; 429 with
-    `Retry-After` naming the cap when one is reached; 503 with `Retry-After`
-    when the auth-service, Redis, KMS or Temporal is down (nothing is left
-    behind) or every requested channel is down.
+    Returns 201 with the session and 400 for an invalid field. A reached cap
+    gives 429 with `Retry-After`, naming the cap. When the auth-service,
+    Redis, KMS or Temporal is down, or every requested channel is, the
+    answer is 503 with `Retry-After` and no session is kept.
     """
     number: PhoneNumber = parse_phone_number(body.to)
     request = StartRequest(

@@ -46,7 +46,7 @@ async def verify_demo(ctx: DemoContext) -> None:
         await dispatch.set_channel("whatsapp", outage=False)
         await _verify_once(ctx, dispatch, headers, expect_channel="whatsapp")
 
-        ctx.echo("\nWhatsApp outage: the local dispatch server now refuses every WhatsApp send")
+        ctx.echo("\nWhatsApp outage: the local dispatch server now rejects every WhatsApp send")
         await dispatch.set_channel("whatsapp", outage=True)
         await _verify_once(ctx, dispatch, headers, expect_channel="sms")
     finally:

@@ -37,7 +37,7 @@ CHECKS = Counter(
 )
 CAP_REJECTIONS = Counter(
     "portal_verify_cap_rejections_total",
-    "Requests and sends refused by a cap, by cap name.",
+    "Requests and sends rejected by a cap, by cap name.",
     ["cap"],
 )
 CHANNEL_CIRCUIT_STATE = Gauge(

@@ -10,7 +10,7 @@ MAX_INPUT_LENGTH = 64
 
 
 class InvalidPhoneNumber(ValueError):
-    """The input is not a valid phone number; the message says how to fix it."""
+    """The input is not a valid phone number; the message explains how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Verify's operations as the API performs them: start, read, check and cancel a session.
 
-HTTP lives in `api/routers/verify.py`; this module holds the logic so the
+HTTP lives in `api/routers/verify.py`. This module contains the logic, so the
 benchmark and the demo exercise the same code. Redis failures become
 `DependencyUnavailableError` (a fast 503), never a hang.
 """
@@ -61,7 +61,7 @@ def workflow_id(session_id: str) -> str:
 
 @asynccontextmanager
 async def redis_errors_as_unavailable() -> AsyncIterator[None]:
-    """Turn a Redis failure into `DependencyUnavailableError`, which the API answers with 503."""
+    """Turn a Redis failure into `DependencyUnavailableError`, which the API maps to a 503."""
     try:
         yield
     except (RedisError, OSError) as exc:
@@ -71,7 +71,7 @@ async def redis_errors_as_unavailable() -> AsyncIterator[None]:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who starts or reads a session: the tenant and key of the authenticated API key."""
+    """The caller of an operation: the tenant and key id of the authenticated API key."""
 
     tenant_id: str
     key_id: str
@@ -105,7 +105,7 @@ class CheckOutcome:
 
 
 class ChannelsUnavailable(Exception):
-    """Every requested channel's breaker is open; `retry_after` says when one may reopen."""
+    """Every requested channel's breaker is open; one may reopen after `retry_after` seconds."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__("every requested channel is unavailable")
@@ -137,8 +137,9 @@ class VerifyService:
         Raises:
             CapExceeded: a session cap is exhausted; nothing was created.
             ChannelsUnavailable: every requested channel's breaker is open.
-            DependencyUnavailableError: Redis, KMS or Temporal is down; nothing
-                is left behind.
+            DependencyUnavailableError: Redis, KMS or Temporal is down. A session
+                whose workflow could not start is deleted again; its caps stay
+                consumed.
         """
         from workflows.verify_session import VerifySessionInput, VerifySessionWorkflow
 
@@ -293,7 +294,7 @@ class VerifyService:
                 rpc_timeout=TEMPORAL_RPC_TIMEOUT,
             )
         except (RPCError, RuntimeError) as exc:
-            # Redis already holds the result, and the workflow re-reads it
+            # Redis already contains the result, and the workflow re-reads it
             # before every send, so a lost signal only delays the workflow's end.
             log.warning(
                 "signal to session workflow failed session_id=%s status=%s error=%r",

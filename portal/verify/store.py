@@ -177,7 +177,7 @@ return status
 
 @dataclass
 class ChannelAttempt:
-    """One channel of a session: when it was used and how the send went."""
+    """A channel of a session: when it was used and the outcome of its send."""
 
     channel: str
     status: str
@@ -230,7 +230,7 @@ class AttemptReservation:
 
 @dataclass
 class SendContext:
-    """What a send reads from the session: the number is still encrypted."""
+    """Fields a send reads from the session; the number is still encrypted."""
 
     tenant_id: str
     code_length: int
@@ -257,7 +257,7 @@ class SendDecision:
 
 
 class SessionUnavailable(Exception):
-    """No check or send may happen; `status` says why.
+    """No check or send may happen, for the reason in `status`.
 
     `status` is a final session status, `not_found`, or `exhausted` (every
     attempt is taken by checks still running).

@@ -1,4 +1,4 @@
-"""F3: codes under a rotating KMS pepper, numbers under a KMS data key, nothing in the clear."""
+"""Redis breaches: codes under a rotating KMS pepper, numbers under a KMS data key."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""F3 detection: the portal's least-privilege Redis user and the ACL-log job."""
+"""Breach detection: the portal's least-privilege Redis user and the ACL-log job."""
 
 from __future__ import annotations
 

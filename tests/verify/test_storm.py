@@ -1,8 +1,8 @@
-"""F4: a WhatsApp outage across many sessions must not multiply dispatches.
+"""Dispatch storms: a WhatsApp outage across many sessions must not multiply dispatches.
 
 The dispatch storm alert is evaluated by promtool on the deltas of the
 portal's own counters, measured while the breaker works and while an
-operator holds it closed.
+operator forces it closed.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def run_batches(caller, dispatch_admin, numbers, batches: int, size: int) 
 
 
 async def dispatches_per_session(caller, sessions: list[dict]) -> float:
-    """Return how many messages dispatch was asked for per session, from each session's view."""
+    """Return the messages requested from dispatch per session, from each session's view."""
     sent = 0
     for session in sessions:
         view = (await caller.get(session["id"])).json()

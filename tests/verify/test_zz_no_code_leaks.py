@@ -1,7 +1,7 @@
 """After the Verify tests: no code that was sent, and no number, is in Redis, Temporal or the logs.
 
-The file name sorts last so it runs after the other Verify tests and sees
-every code they read from the local inboxes.
+The file name sorts last, so it runs after the other Verify tests and
+searches for every code they read from the local inboxes.
 """
 
 from __future__ import annotations
