@@ -7,12 +7,15 @@ production.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from portal.settings import Settings
+
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = REPO_ROOT / "node" / "node_modules" / ".bin"
@@ -21,6 +24,8 @@ PYTHON_PACKAGE = "example-sms-verify"
 NPM_PACKAGE = "@example-sms/verify"
 MAVEN_GROUP = "com.examplesms"
 MAVEN_ARTIFACT = "verify-sdk"
+# The module path sdks/go/go.mod declares, for configurations without the sources.
+DEFAULT_GO_MODULE = "github.com/example-sms/verify-go"
 
 
 @dataclass(frozen=True)
@@ -69,11 +74,19 @@ def local_go_repository(settings: Settings) -> Path:
 
 
 def read_go_module(source_dir: Path) -> str:
-    """Return the module path declared in the Go SDK's go.mod."""
-    text = (source_dir / "go" / "go.mod").read_text()
-    match = re.search(r"^module\s+(\S+)", text, re.MULTILINE)
+    """Return the module path declared in the Go SDK's go.mod.
+
+    Without a go.mod, as when PORTAL_SDK_SOURCE_DIR points elsewhere, it
+    returns the path the repository's go.mod declares, so registries can still
+    be read. The Go build then fails with a message naming the setting.
+    """
+    go_mod = source_dir / "go" / "go.mod"
+    if not go_mod.exists():
+        log.warning("no go.mod at %s; assuming module %s", go_mod, DEFAULT_GO_MODULE)
+        return DEFAULT_GO_MODULE
+    match = re.search(r"^module\s+(\S+)", go_mod.read_text(), re.MULTILINE)
     if not match:
-        raise ValueError(f"{source_dir / 'go' / 'go.mod'} declares no module path")
+        raise ValueError(f"{go_mod} declares no module path")
     return match.group(1)
 
 
