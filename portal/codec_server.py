@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import html
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -86,9 +87,16 @@ def require_token(settings: Settings) -> str:
     return token
 
 
-def session_value(token: str) -> str:
-    """Return the session cookie value for `token`: an HMAC, so the cookie never contains it."""
-    return hmac.new(token.encode(), b"portal-codec-session", hashlib.sha256).hexdigest()
+def session_value(token: str, expires_at: int) -> str:
+    """Return a session cookie value `EXPIRY.HMAC` valid until `expires_at` (Unix seconds).
+
+    The HMAC, keyed with the token, covers the expiry, so the cookie never contains
+    the token and a copied cookie stops working when it expires or the token changes.
+    """
+    signature = hmac.new(
+        token.encode(), f"portal-codec-session:{expires_at}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"{expires_at}.{signature}"
 
 
 class Authoriser:
@@ -99,8 +107,20 @@ class Authoriser:
     """
 
     def __init__(self, token: str) -> None:
+        self._token_text = token
         self._token = token.encode()
-        self._session = session_value(token).encode()
+
+    def new_session(self) -> str:
+        """Return a session cookie value valid for SESSION_MAX_AGE_SECONDS from now."""
+        return session_value(self._token_text, int(time.time()) + SESSION_MAX_AGE_SECONDS)
+
+    def session_valid(self, cookie: str) -> bool:
+        """Return True when `cookie` was signed with the token and has not expired."""
+        expiry, _, _ = cookie.partition(".")
+        if not expiry.isdigit() or int(expiry) < time.time():
+            return False
+        expected = session_value(self._token_text, int(expiry))
+        return hmac.compare_digest(cookie.encode(), expected.encode())
 
     def token_matches(self, candidate: str) -> bool:
         """Return True when `candidate` is the shared secret (constant-time comparison)."""
@@ -128,10 +148,12 @@ class Authoriser:
                 "`Authorization: Bearer <PORTAL_CODEC_AUTH_TOKEN>`.",
             )
         if cookie:
-            if hmac.compare_digest(cookie.encode(), self._session):
+            if self.session_valid(cookie):
                 return
             raise Problem(
-                403, "Forbidden", "The codec session cookie is invalid; sign in again at /login."
+                403,
+                "Forbidden",
+                "The codec session cookie is invalid or expired; sign in again at /login.",
             )
         raise Problem(
             401,
@@ -272,7 +294,7 @@ def create_codec_app(settings: Settings, codec: PayloadCodec | None = None) -> F
         response = HTMLResponse(_login_page("", signed_in=True))
         response.set_cookie(
             SESSION_COOKIE,
-            session_value(token),
+            authoriser.new_session(),
             max_age=SESSION_MAX_AGE_SECONDS,
             httponly=True,
             samesite="lax",

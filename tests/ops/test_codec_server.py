@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
+from portal.codec_server import session_value
 from portal.settings import Settings
 from tests.harness.servers import ManagedProcess
 from tests.ops.conftest import CODEC_TOKEN
@@ -153,6 +155,27 @@ def test_login_cookie_authorises_browser(codec: httpx.Client):
         headers={"X-Namespace": "default", "Cookie": f"portal_codec_session={cookie}"},
     )
     assert response.status_code == 200
+
+
+def test_expired_cookie_gets_403(codec: httpx.Client):
+    expired = session_value(CODEC_TOKEN, int(time.time()) - 1)
+
+    response = codec.post(
+        "/decode", json=payloads_body("x"), headers={"Cookie": f"portal_codec_session={expired}"}
+    )
+
+    assert response.status_code == 403
+    assert "expired" in response.json()["detail"]
+
+
+def test_cookie_for_other_token_gets_403(codec: httpx.Client):
+    other = session_value("another-token-0123456789abcdef", int(time.time()) + 600)
+
+    response = codec.post(
+        "/decode", json=payloads_body("x"), headers={"Cookie": f"portal_codec_session={other}"}
+    )
+
+    assert response.status_code == 403
 
 
 def test_forged_cookie_gets_403(codec: httpx.Client):
