@@ -56,7 +56,7 @@ class DispatchAdmin:
     async def wait_for_message(
         self, number: str, *, channel: str | None = None, count: int = 1, wait_seconds: float = 15.0
     ) -> dict[str, Any]:
-        """Wait until `number` has received `count` messages (on `channel`, if given); return the last.
+        """Wait until `number` has received `count` messages (on `channel` if set); return the last.
 
         Raises:
             TimeoutError: naming the number and channel when none arrives in time.
