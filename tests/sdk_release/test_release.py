@@ -217,3 +217,33 @@ async def test_temporal_down_is_a_fast_503(sdk_settings, registries):
     assert response.headers["retry-after"] == "5"
     assert response.json()["dependency"] == "temporal"
     assert elapsed < 12
+
+
+async def test_registry_higher_version_rejects_release(published, api, sdk_settings, sdk_client):
+    from portal.sdk.config import sdk_config
+    from portal.sdk.publishers.maven_s3 import render_metadata
+    from portal.sdk.s3 import s3_client
+
+    # The Maven repository lists 5.0.0, which no recorded release knows about.
+    config = sdk_config(sdk_settings)
+    metadata_key = maven_key(sdk_settings, VERSION).rsplit("/", 2)[0] + "/maven-metadata.xml"
+    s3_client(config).put_object(
+        Bucket=config.maven_bucket,
+        Key=metadata_key,
+        Body=render_metadata([VERSION, "5.0.0"], "20260101000000"),
+    )
+    created = await api.post("/v1/sdk/releases", json={"version": "4.0.0"})
+    assert created.status_code == 202, created.text
+    status = await wait_settled(sdk_client, sdk_settings, "4.0.0")
+
+    assert status.state is ReleaseState.REJECTED
+    assert "lower than 5.0.0, the latest in the java registry" in status.reason
+    read = await api.get("/v1/sdk/releases/4.0.0")
+    assert read.json()["state"] == "rejected"
+    assert "4.0.0" not in npm_versions(sdk_settings)
+    assert "v4.0.0" not in git_tags(sdk_settings)
+    assert not [name for name in pypi_files(sdk_settings) if "-4.0.0-" in name]
+
+    # A rejected release may start again once the cause is fixed.
+    again = await api.post("/v1/sdk/releases", json={"version": "4.0.0"})
+    assert again.status_code == 202, again.text
