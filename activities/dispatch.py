@@ -221,6 +221,8 @@ class DispatchActivities:
         """
         request = dispatch_pb2.GetMessageStatusRequest(message_id=params.message_id)
         while True:
+            # A report never arrives with the acceptance, so the first read waits too.
+            await asyncio.sleep(self._poll_seconds)
             activity.heartbeat()
             try:
                 report = await self._stub.GetMessageStatus(request, timeout=SEND_DEADLINE_SECONDS)
@@ -245,7 +247,6 @@ class DispatchActivities:
                     return await self._delivery_final(params, "delivered", "")
                 if report.status == dispatch_pb2.MESSAGE_STATUS_FAILED:
                     return await self._delivery_final(params, "failed", report.error_code)
-            await asyncio.sleep(self._poll_seconds)
 
     async def _delivery_final(
         self, params: AwaitDeliveryInput, status: str, error_code: str
