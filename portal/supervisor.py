@@ -230,7 +230,9 @@ async def report_status(settings: Settings, echo=print) -> int:
     services, _ = build_services(settings)
     health = {service.name: service.health for service in services}
     exit_code = 0
-    echo(f"{'service':10} {'pid':>8}  {'state':8} endpoints")
+    name_width = max([len("service"), *(len(entry["name"]) for entry in data["services"])])
+    state_width = len("unhealthy")
+    echo(f"{'service':{name_width}} {'pid':>8}  {'state':{state_width}} endpoints")
     for entry in data["services"]:
         alive = _pid_alive(entry["pid"])
         probe = health.get(entry["name"])
@@ -244,9 +246,9 @@ async def report_status(settings: Settings, echo=print) -> int:
         if not healthy:
             exit_code = 1
         addresses = ", ".join(address for _, address in entry["endpoints"]) or "-"
-        echo(f"{entry['name']:10} {entry['pid']:>8}  {state:8} {addresses}")
+        echo(f"{entry['name']:{name_width}} {entry['pid']:>8}  {state:{state_width}} {addresses}")
         if not healthy:
-            echo(f"{'':10} {'':>8}  log: {entry['log']}")
+            echo(f"{'':{name_width}} {'':>8}  log: {entry['log']}")
     return exit_code
 
 
