@@ -55,9 +55,9 @@ install_node_tools() {
         return
     fi
     local stamp="node/node_modules/.installed"
-    if [[ ! -f "$stamp" || node/package.json -nt "$stamp" ]]; then
+    if [[ ! -f "$stamp" || node/package.json -nt "$stamp" || node/package-lock.json -nt "$stamp" ]]; then
         log "installing Node.js tools into node/node_modules"
-        (cd node && npm install --no-audit --no-fund --loglevel=error)
+        (cd node && npm ci --no-audit --no-fund --loglevel=error)
         mkdir -p node/node_modules
         touch "$stamp"
     fi
