@@ -169,3 +169,20 @@ async def test_every_channel_open_is_503(caller, numbers, portal_settings, admin
         assert fallback.json()["channel"] == "voice"
     finally:
         await breakers.force("sms", None)
+
+
+async def test_key_pending_revocation_is_401(caller, numbers, admin_redis):
+    from datetime import UTC, datetime
+
+    from portal.keys import revocations
+
+    before = await count_sessions(admin_redis)
+    await revocations.mark_pending(admin_redis, caller.tenant_id, caller.key_id, datetime.now(UTC))
+    try:
+        response = await caller.start(numbers())
+    finally:
+        await revocations.clear_pending(admin_redis, caller.tenant_id, caller.key_id)
+
+    assert response.status_code == 401
+    assert caller.key_id in response.json()["detail"]
+    assert await count_sessions(admin_redis) == before
