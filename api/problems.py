@@ -89,15 +89,23 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {
-            "field": _field_name(tuple(error["loc"])),
-            "in": str(error["loc"][0]),
-            "message": error["msg"],
+def _error_entry(error: dict[str, Any]) -> dict[str, str]:
+    loc = tuple(error["loc"])
+    if error["type"] == "json_invalid":
+        # FastAPI puts the character offset of a JSON syntax error where a field
+        # name would be, so name the body and give the offset in the message.
+        reason = error.get("ctx", {}).get("error", "syntax error")
+        return {
+            "field": "body",
+            "in": "body",
+            "message": f"is not valid JSON ({reason} at character {loc[-1]}); send a JSON "
+            "object with Content-Type: application/json",
         }
-        for error in exc.errors()
-    ]
+    return {"field": _field_name(loc), "in": str(loc[0]), "message": error["msg"]}
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [_error_entry(error) for error in exc.errors()]
     named = ", ".join(error["field"] for error in errors)
     return problem_response(
         Problem(
