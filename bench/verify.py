@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -290,7 +291,10 @@ async def main(args: argparse.Namespace) -> int:
                     task_queue=FLOOR_TASK_QUEUE,
                 )
 
-            print("bench: measuring the start floor (bare workflow starts)", flush=True)
+            # Floor and portal phases alternate in short rounds, so a change in
+            # the machine's background load falls on both alike.
+            phase = args.seconds / args.rounds
+            print("bench: measuring starts: bare workflow starts and the API, alternating")
 
             async def floor_start(_: int) -> None:
                 await client.start_workflow(
@@ -300,10 +304,6 @@ async def main(args: argparse.Namespace) -> int:
                     task_queue=FLOOR_TASK_QUEUE,
                 )
 
-            count, _ = await drive(floor_start, args.concurrency, args.seconds)
-            results["start_floor_per_second"] = count / args.seconds
-
-            print("bench: measuring session starts through the API", flush=True)
             session_ids: list[str] = []
 
             async def api_start(serial: int) -> None:
@@ -313,29 +313,24 @@ async def main(args: argparse.Namespace) -> int:
                 response.raise_for_status()
                 session_ids.append(response.json()["id"])
 
-            count, _ = await drive(api_start, args.concurrency, args.seconds)
-            results["api_starts_per_second"] = count / args.seconds
+            floor_count = api_count = 0
+            for _ in range(args.rounds):
+                floor_count += (await drive(floor_start, args.concurrency, phase))[0]
+                api_count += (await drive(api_start, args.concurrency, phase))[0]
+            results["start_floor_per_second"] = floor_count / args.seconds
+            results["api_starts_per_second"] = api_count / args.seconds
             results["start_ratio"] = (
                 results["api_starts_per_second"] / results["start_floor_per_second"]
             )
 
-            print("bench: measuring the check floor (one Redis script call)", flush=True)
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{floor_port}", timeout=30, limits=limits
-            ) as floor_http:
-
-                async def floor_check(_: int) -> None:
-                    (await floor_http.post("/floor/check")).raise_for_status()
-
-                _, floor_latencies = await drive(floor_check, args.concurrency, args.seconds)
-
-            print("bench: measuring checks through the API", flush=True)
+            print("bench: measuring checks: one Redis script call and the API, alternating")
             # Four wrong codes per session keep every check a full evaluation
             # without locking the session (the fifth miss would).
-            attempts = [session_id for session_id in session_ids for _ in range(4)]
+            full_checks = [session_id for session_id in session_ids for _ in range(4)]
+            attempts = itertools.cycle(full_checks)
 
-            async def api_check(serial: int) -> None:
-                session_id = attempts[serial % len(attempts)]
+            async def api_check(_: int) -> None:
+                session_id = next(attempts)
                 response = await http.post(
                     f"/v1/verify/sessions/{session_id}/check",
                     json={"code": "0" * 6},
@@ -344,7 +339,23 @@ async def main(args: argparse.Namespace) -> int:
                 if response.status_code not in (200, 409, 429):
                     response.raise_for_status()
 
-            _, check_latencies = await drive(api_check, args.concurrency, args.seconds)
+            floor_latencies: list[float] = []
+            check_latencies: list[float] = []
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{floor_port}", timeout=30, limits=limits
+            ) as floor_http:
+
+                async def floor_check(_: int) -> None:
+                    (await floor_http.post("/floor/check")).raise_for_status()
+
+                for _ in range(args.rounds):
+                    floor_latencies += (await drive(floor_check, args.concurrency, phase))[1]
+                    check_latencies += (await drive(api_check, args.concurrency, phase))[1]
+            if len(check_latencies) > len(full_checks):
+                print(
+                    f"bench: note: {len(check_latencies) - len(full_checks)} checks hit sessions "
+                    "out of attempts (a cheaper 429); lengthen the start phase"
+                )
 
         for name, values in (("check_floor", floor_latencies), ("check", check_latencies)):
             results[f"{name}_p50_ms"] = percentile(values, 0.50) * 1000
@@ -391,7 +402,8 @@ def report(results: dict[str, float], args: argparse.Namespace) -> None:
         ),
     ]
     print(
-        f"\nVerify bench: concurrency {args.concurrency}, {args.seconds:.0f} s per phase, "
+        f"\nVerify bench: concurrency {args.concurrency}, {args.seconds:.0f} s per measure "
+        f"in {args.rounds} alternating rounds, "
         f"{os.cpu_count()} CPUs"
     )
     print(f"{'measure':26} {'value':>9}   {'floor':16} {'value':>9}   {'ratio':>6}  target")
@@ -401,7 +413,11 @@ def report(results: dict[str, float], args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"verify-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(
-        json.dumps({"concurrency": args.concurrency, "seconds": args.seconds, **results}, indent=2)
+        json.dumps(
+            {"concurrency": args.concurrency, "seconds": args.seconds, "rounds": args.rounds}
+            | results,
+            indent=2,
+        )
     )
     print(f"figures written to {path.relative_to(ROOT)}")
 
@@ -409,7 +425,12 @@ def report(results: dict[str, float], args: argparse.Namespace) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight.")
-    parser.add_argument("--seconds", type=float, default=15.0, help="Length of each phase.")
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="Seconds each measure runs, over all rounds."
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Alternating floor and portal rounds per measure."
+    )
     parser.add_argument("--floor-worker", metavar="ADDRESS", help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -193,8 +193,12 @@ class ChannelBreakers:
         CHANNEL_CIRCUIT_STATE.labels(channel).set(GAUGE_VALUE[state])
 
 
-def _key(channel: str) -> str:
+def breaker_key(channel: str) -> str:
+    """Return the Redis key of a channel's breaker hash."""
     return f"{BREAKER_PREFIX}:{channel}"
+
+
+_key = breaker_key
 
 
 def _now_ms() -> int:

@@ -24,7 +24,7 @@ from temporalio.service import RPCError
 from portal.errors import DependencyUnavailableError
 from portal.settings import Settings
 from portal.temporal import SA_SESSION_STATUS, SA_TENANT, TaskQueue
-from portal.verify.breaker import BreakerState, ChannelBreakers
+from portal.verify.breaker import ChannelBreakers, breaker_key
 from portal.verify.caps import CapPolicy
 from portal.verify.codes import is_well_formed
 from portal.verify.keyring import (
@@ -146,7 +146,6 @@ class VerifyService:
         session_id = new_session_id()
         now = time.time()
         async with redis_errors_as_unavailable():
-            first_channel = await self._first_open_channel(request.channels)
             number_version, number_key = await self.number_key.current(max_age=60)
             record = SessionRecord(
                 session_id=session_id,
@@ -163,9 +162,11 @@ class VerifyService:
                 masked_to=request.to.masked,
                 recipient=recipient_id(number_key, request.to.e164),
                 number=encrypt_number(number_key, number_version, session_id, request.to.e164),
-                current_channel=first_channel,
             )
-            await self.store.create(record)
+            breaker_keys = [breaker_key(channel) for channel in request.channels]
+            record.current_channel = await self.store.create(record, breaker_keys)
+        if record.current_channel is None:
+            raise ChannelsUnavailable(int(self.settings.verify_breaker_open_seconds))
 
         expires_at = datetime.fromtimestamp(record.expires_at, UTC)
         try:
@@ -302,13 +303,6 @@ class VerifyService:
                 status,
                 exc,
             )
-
-    async def _first_open_channel(self, channels: list[str]) -> str:
-        states = await self.breakers.states(channels)
-        for channel, state in zip(channels, states, strict=True):
-            if state is not BreakerState.OPEN:
-                return channel
-        raise ChannelsUnavailable(int(self.settings.verify_breaker_open_seconds))
 
     async def _forget(self, session_id: str) -> None:
         try:

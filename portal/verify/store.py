@@ -50,19 +50,34 @@ local function current_status(now)
 end
 """
 
-# KEYS: session, codes, consumed caps, checked caps. ARGV: consumed count,
-# checked count, expire-at (ms), cap arguments, then field/value pairs.
+# KEYS: session, codes, consumed caps, checked caps, channel breakers. ARGV:
+# consumed count, checked count, expire-at (ms), channel count, channel
+# names, cap arguments, then field/value pairs. Starts the session on the
+# first channel whose breaker is not open; returns -1 when all are open.
 _CREATE = (
     CHECK_CAPS_LUA
     + """
 local consumed, checked = tonumber(ARGV[1]), tonumber(ARGV[2])
-local index, reset = check_caps(3 + consumed, 4 + 2 * consumed, checked, false)
+local channels = tonumber(ARGV[4])
+local first_breaker = 3 + consumed + checked
+local channel = nil
+for i = 0, channels - 1 do
+  local forced, state = unpack(redis.call('HMGET', KEYS[first_breaker + i], 'forced', 'state'))
+  if (forced or state or 'closed') ~= 'open' then
+    channel = ARGV[5 + i]
+    break
+  end
+end
+if not channel then return {-1, 0} end
+local cap_arg = 5 + channels
+local index, reset = check_caps(3 + consumed, cap_arg + 2 * consumed, checked, false)
 if index > 0 then return {consumed + index, reset} end
-index, reset = check_caps(3, 4, consumed, true)
+index, reset = check_caps(3, cap_arg, consumed, true)
 if index > 0 then return {index, reset} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4 + 2 * (consumed + checked)))
+redis.call('HSET', KEYS[1], 'current_channel', channel,
+  unpack(ARGV, cap_arg + 2 * (consumed + checked)))
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-return {0, 0}
+return {0, 0, channel}
 """
 )
 
@@ -296,11 +311,20 @@ class SessionStore:
         self._update_tried = redis.register_script(_UPDATE_TRIED)
         self._end = redis.register_script(_END)
 
-    async def create(self, record: SessionRecord) -> None:
+    async def create(self, record: SessionRecord, breaker_keys: list[str]) -> str | None:
         """Store a new session after consuming its session caps, all or none.
 
         The dispatch caps are checked too, without consuming them, so a
-        caller whose first code could not be sent gets a 429 now.
+        caller whose first code could not be sent gets a 429 now. The
+        breakers are read in the same script, which saves a round trip.
+
+        Args:
+            record: The session.
+            breaker_keys: Breaker hash of each of `record.channels`, in order.
+
+        Returns:
+            The channel the session starts on, or None (and nothing stored)
+            when every channel's breaker is open.
 
         Raises:
             CapExceeded: naming the first exhausted cap; nothing was stored.
@@ -323,16 +347,32 @@ class SessionStore:
             "recipient": record.recipient,
             "number": record.number,
             "tried": "[]",
-            "current_channel": record.current_channel or record.channels[0],
         }
         flat = [item for pair in fields.items() for item in pair]
         expire_at = int((record.expires_at + RETENTION_AFTER_EXPIRY_SECONDS) * 1000)
-        index, reset = await self._create(
-            keys=[session_key(record.session_id), codes_key(record.session_id), *keys],
-            args=[len(consumed), len(checked), expire_at, *cap_args, *flat],
+        result = await self._create(
+            keys=[
+                session_key(record.session_id),
+                codes_key(record.session_id),
+                *keys,
+                *breaker_keys,
+            ],
+            args=[
+                len(consumed),
+                len(checked),
+                expire_at,
+                len(record.channels),
+                *record.channels,
+                *cap_args,
+                *flat,
+            ],
         )
+        index, reset = int(result[0]), int(result[1])
+        if index == -1:
+            return None
         if index:
-            raise self.caps.exceeded(consumed + checked, int(index), int(reset))
+            raise self.caps.exceeded(consumed + checked, index, reset)
+        return result[2].decode()
 
     async def delete(self, session_id: str) -> None:
         """Remove a session that never started (its workflow could not be started)."""

@@ -143,7 +143,8 @@ async def stored_session(store: SessionStore, tenant_id: str = "tenant-core") ->
             masked_to="+1********00",
             recipient=uuid.uuid4().hex,
             number="1:unused",
-        )
+        ),
+        breaker_keys=[f"portal:verify:test-breaker:{uuid.uuid4().hex}"],
     )
     return session_id
 
