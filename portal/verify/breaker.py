@@ -129,7 +129,9 @@ class ChannelBreakers:
 
     async def allow(self, channel: str) -> bool:
         """Return True when a send on `channel` may go ahead: closed, or the half-open probe."""
-        state, allowed = await self._allow(keys=[_key(channel)], args=[_now_ms(), self._open_ms])
+        state, allowed = await self._allow(
+            keys=[breaker_key(channel)], args=[_now_ms(), self._open_ms]
+        )
         self._export(channel, BreakerState(state.decode()))
         return bool(allowed)
 
@@ -142,7 +144,7 @@ class ChannelBreakers:
         """Return the state of each channel's breaker in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for channel in channels:
-                pipe.hmget(_key(channel), ["forced", "state"])
+                pipe.hmget(breaker_key(channel), ["forced", "state"])
             replies = await pipe.execute()
         states = []
         for channel, (forced, state) in zip(channels, replies, strict=True):
@@ -154,7 +156,7 @@ class ChannelBreakers:
     async def record(self, channel: str, success: bool) -> BreakerState:
         """Count one send outcome on `channel`; return the breaker's state after it."""
         raw = await self._record(
-            keys=[_key(channel)],
+            keys=[breaker_key(channel)],
             args=[
                 _now_ms(),
                 "1" if success else "0",
@@ -177,15 +179,15 @@ class ChannelBreakers:
         keep one in use while its failures are known to be harmless.
         """
         if state is None:
-            await self._redis.hdel(_key(channel), "forced")
+            await self._redis.hdel(breaker_key(channel), "forced")
         else:
-            await self._redis.hset(_key(channel), "forced", state.value)
-            await self._redis.persist(_key(channel))
+            await self._redis.hset(breaker_key(channel), "forced", state.value)
+            await self._redis.persist(breaker_key(channel))
         log.warning("channel breaker forced channel=%s state=%s", channel, state or "released")
 
     async def reset(self, channel: str) -> None:
         """Forget every outcome of `channel` and close its breaker."""
-        await self._redis.delete(_key(channel))
+        await self._redis.delete(breaker_key(channel))
         self._export(channel, BreakerState.CLOSED)
 
     @staticmethod
@@ -196,9 +198,6 @@ class ChannelBreakers:
 def breaker_key(channel: str) -> str:
     """Return the Redis key of a channel's breaker hash."""
     return f"{BREAKER_PREFIX}:{channel}"
-
-
-_key = breaker_key
 
 
 def _now_ms() -> int:
