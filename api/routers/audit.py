@@ -40,7 +40,7 @@ async def list_audit_events(
     user: PortalUser = Depends(current_user),
     limit: int = Query(50, ge=1, le=500, description="Events per page."),
     before: str | None = Query(
-        None, pattern=r"^\d+-\d+$", description="Return events older than this event id."
+        None, pattern=r"^[0-9]+-[0-9]+$", description="Return events older than this event id."
     ),
 ) -> AuditPage:
     """Return key and sign-in events of the signed-in user's tenant, never of another tenant."""

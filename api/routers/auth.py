@@ -32,7 +32,8 @@ from portal.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
-TOTP_CODE_PATTERN = r"^\d{6}$"
+# Use [0-9] because pydantic's \d also matches Arabic-Indic and other Unicode digits.
+TOTP_CODE_PATTERN = r"^[0-9]{6}$"
 
 
 class SignInRequest(BaseModel):

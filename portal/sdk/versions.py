@@ -16,7 +16,10 @@ from packaging.version import InvalidVersion, Version
 
 from portal.sdk.languages import Language
 
-VERSION_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-(alpha|beta|rc)\.(0|[1-9]\d*))?$"
+# Use [0-9] because \d also matches non-ASCII digits, which semver rejects.
+VERSION_PATTERN = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(alpha|beta|rc)\.(0|[1-9][0-9]*))?$"
+)
 _VERSION_RE = re.compile(VERSION_PATTERN)
 _PEP440_PRE = {"a": "alpha", "b": "beta", "rc": "rc"}
 
@@ -45,7 +48,7 @@ def parse_version(text: str) -> semver.Version:
         InvalidVersionError: when `text` is not MAJOR.MINOR.PATCH with an optional
             -alpha.N, -beta.N or -rc.N suffix.
     """
-    if not isinstance(text, str) or not _VERSION_RE.match(text):
+    if not isinstance(text, str) or not _VERSION_RE.fullmatch(text):
         raise InvalidVersionError(
             f"{text!r} is not a release version: use MAJOR.MINOR.PATCH such as 1.4.0, "
             "optionally with -alpha.N, -beta.N or -rc.N"
@@ -55,7 +58,7 @@ def parse_version(text: str) -> semver.Version:
 
 def is_valid_version(text: str) -> bool:
     """Return True when `text` is an accepted release version."""
-    return isinstance(text, str) and bool(_VERSION_RE.match(text))
+    return isinstance(text, str) and bool(_VERSION_RE.fullmatch(text))
 
 
 def max_version(versions: Iterable[str]) -> str | None:

@@ -21,7 +21,19 @@ def test_valid_versions_parse(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["1.2", "v1.2.3", "01.2.3", "1.2.3-beta", "1.2.3-preview.1", "1.2.3+build.5", "", " 1.2.3"],
+    [
+        "1.2",
+        "v1.2.3",
+        "01.2.3",
+        "1.2.3-beta",
+        "1.2.3-preview.1",
+        "1.2.3+build.5",
+        "",
+        " 1.2.3",
+        "1.2.3\n",
+        "1\u0663.0.0",
+        "1.0.0-rc.1\u0663",
+    ],
 )
 def test_invalid_versions_rejected(text):
     with pytest.raises(InvalidVersionError, match="MAJOR.MINOR.PATCH"):
