@@ -41,8 +41,18 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from temporalio import activity, workflow  # noqa: E402
+from temporalio.common import SearchAttributeKey  # noqa: E402
 
 FLOOR_TASK_QUEUE = "bench-floor"
+# Factories of search attribute keys by the type names in portal.temporal.
+SEARCH_ATTRIBUTE_KEYS = {
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Text": SearchAttributeKey.for_text,
+    "Int": SearchAttributeKey.for_int,
+    "Double": SearchAttributeKey.for_float,
+    "Bool": SearchAttributeKey.for_bool,
+    "Datetime": SearchAttributeKey.for_datetime,
+}
 START_TARGET = 0.6
 CHECK_P99_TARGET = 2.0
 
@@ -153,12 +163,7 @@ async def main(args: argparse.Namespace) -> int:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
         search_attributes=[
-            temporal.SA_TENANT,
-            temporal.SA_KEY_ID,
-            temporal.SA_SESSION_STATUS,
-            temporal.SA_RELEASE_VERSION,
-            temporal.SA_RELEASE_STATE,
-            temporal.SA_EDGE_STATE,
+            SEARCH_ATTRIBUTE_KEYS[kind](name) for name, kind in temporal.SEARCH_ATTRIBUTES.items()
         ],
         ui=False,
         dev_server_log_level="error",
