@@ -253,7 +253,17 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
     services.append(
         Service(
             name="moto",
-            argv=[sys.executable, "-m", "moto.server", "-H", host, "-p", str(settings.moto_port)],
+            argv=[
+                sys.executable,
+                "-m",
+                "services.aws_local",
+                "--host",
+                host,
+                "--port",
+                str(settings.moto_port),
+                "--state",
+                str(state / "aws" / "moto-state.pickle"),
+            ],
             health=lambda: http_ok(f"http://{host}:{settings.moto_port}/moto-api/"),
             endpoints=[
                 Endpoint("S3, CloudFront, KMS (moto)", f"http://{host}:{settings.moto_port}")

@@ -106,6 +106,35 @@ def list_workflow_ids(env: dict[str, str]) -> set[str]:
     return {item["execution"]["workflowId"] for item in json.loads(result.stdout or "[]")}
 
 
+READ_RESULT = """
+import asyncio, sys
+from portal import temporal
+from portal.settings import load_settings
+from portal.stack import with_local_aws
+
+async def main():
+    client = await temporal.connect(with_local_aws(load_settings()))
+    result = await client.get_workflow_handle(sys.argv[1]).result()
+    print(result["redis_ping_ms"])
+
+asyncio.run(main())
+"""
+
+
+def read_result_ms(env: dict[str, str], workflow_id: str) -> float:
+    """Decode the workflow's result with the portal's converter, in a child process."""
+    result = subprocess.run(
+        [sys.executable, "-c", READ_RESULT, workflow_id],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def test_portal_up_serves_reports_and_persists(tmp_path: Path):
     env = isolated_environment(tmp_path / "state")
     stack = PortalUp(env, tmp_path / "portal-up.out")
@@ -170,5 +199,8 @@ def test_portal_up_serves_reports_and_persists(tmp_path: Path):
     restarted.start()
     try:
         assert workflow_id in list_workflow_ids(env)
+        # Its payloads were encrypted under KMS keys of the first run, so reading
+        # the result proves the local AWS state survived the restart too.
+        assert read_result_ms(env, workflow_id) >= 0
     finally:
         assert restarted.stop() == 0
