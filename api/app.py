@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
 from api.routers import audit, auth, docs, health, keys, sdk, snippets, verify
 from api.security import security_clients
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Extra readiness probes by name; each returns an awaitable that raises when down.
     app.state.readiness_probes = {}
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router)
     app.include_router(snippets.router)
     install_web(app)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
 
     # API
     api_port: int = Field(8000, ge=1, le=65535, description="Port of the portal API (uvicorn).")
+    api_max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=104_857_600,
+        description="Largest request body the API accepts, in bytes; larger ones get 413.",
+    )
 
     # Temporal
     temporal_address: str = Field(

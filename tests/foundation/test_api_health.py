@@ -56,3 +56,28 @@ async def test_readyz_names_redis_when_down(portal_settings):
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"] == "5"
     assert response.json()["dependency"] == "redis"
+
+
+async def test_oversized_body_is_413(api_client, portal_settings):
+    limit = portal_settings.api_max_body_bytes
+    response = await api_client.post(
+        "/v1/auth/sign-in",
+        content=b"{" + b" " * limit + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["max_bytes"] == limit
+
+
+async def test_streamed_oversized_body_is_413(api_client, portal_settings):
+    limit = portal_settings.api_max_body_bytes
+
+    async def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    response = await api_client.post(
+        "/v1/auth/sign-in", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
