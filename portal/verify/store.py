@@ -50,6 +50,8 @@ local function current_status(now)
 end
 """
 
+# NOTE: cap and breaker keys sit in other Redis Cluster slots than the
+# session, so this script and _PREPARE_SEND need one Redis primary.
 # KEYS: session, codes, consumed caps, checked caps, channel breakers. ARGV:
 # consumed count, checked count, expire-at (ms), channel count, channel
 # names, cap arguments, then field/value pairs. Starts the session on the
