@@ -338,6 +338,14 @@ async def cancel_session(
 ) -> SessionView:
     """Stop sending codes and make every code of the session unusable. Cancelling twice is fine."""
     status = await verify.cancel(_caller(key), session_id)
+    if status in (SessionStatus.LOCKED, SessionStatus.FAILED):
+        raise Problem(
+            409,
+            "Session already ended",
+            f"Session {session_id} already ended as {status}; there is nothing to cancel.",
+            type_="verify-session-ended",
+            session_status=status,
+        )
     if status != SessionStatus.CANCELLED:
         raise _session_problem(session_id, status)
     record = await verify.get(_caller(key), session_id)

@@ -78,6 +78,9 @@ async def test_attempts_count_across_fallback(caller, dispatch_admin, numbers, t
     assert (await caller.check(session["id"], sms_code)).status_code == 429
     assert (await caller.get(session["id"])).json()["status"] == "locked"
     assert (await session_result(temporal_client, session["id"])).status == "locked"
+    cancelled = await caller.cancel(session["id"])
+    assert cancelled.status_code == 409
+    assert cancelled.json()["session_status"] == "locked"
     assert [m["channel"] for m in await dispatch_admin.inbox(to)] == ["whatsapp", "sms"]
 
 
