@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
-from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerListener
-from aiobreaker.state import CircuitBreakerBaseState, CircuitBreakerState
+from aiobreaker import CircuitBreaker, CircuitBreakerError
+from aiobreaker.state import CircuitBreakerState
 
 from portal.errors import DependencyUnavailableError
 from portal.keys.format import KeyEnvironment
-from portal.metrics import DEPENDENCY_CIRCUIT_STATE
+from portal.metrics import CircuitStateExporter
 from portal.settings import Settings
 from protos.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -49,12 +49,6 @@ UNAVAILABLE_CODES = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
-
-_CIRCUIT_VALUES = {
-    CircuitBreakerState.CLOSED: 0,
-    CircuitBreakerState.HALF_OPEN: 1,
-    CircuitBreakerState.OPEN: 2,
-}
 
 _ENVIRONMENT_TO_PROTO = {
     KeyEnvironment.LIVE: auth_pb2.ENVIRONMENT_LIVE,
@@ -200,24 +194,6 @@ def channel_options(settings: Settings) -> list[tuple[str, Any]]:
     ]
 
 
-class _CircuitStateExporter(CircuitBreakerListener):
-    """Mirror the breaker's state into the dependency circuit gauge and the log."""
-
-    def state_change(
-        self,
-        breaker: CircuitBreaker,
-        old: CircuitBreakerBaseState | None,
-        new: CircuitBreakerBaseState,
-    ) -> None:
-        DEPENDENCY_CIRCUIT_STATE.labels(DEPENDENCY).set(_CIRCUIT_VALUES[new.state])
-        log.warning(
-            "circuit breaker state changed dependency=%s from=%s to=%s",
-            DEPENDENCY,
-            old.state.name.lower() if old else "-",
-            new.state.name.lower(),
-        )
-
-
 class AuthServiceClient:
     """Calls the auth-service over one shared channel, behind a circuit breaker.
 
@@ -235,10 +211,9 @@ class AuthServiceClient:
             fail_max=settings.auth_service_breaker_failures,
             timeout_duration=timedelta(seconds=self._reset_seconds),
             exclude=[AuthServiceError],
-            listeners=[_CircuitStateExporter()],
+            listeners=[CircuitStateExporter(DEPENDENCY)],
             name=DEPENDENCY,
         )
-        DEPENDENCY_CIRCUIT_STATE.labels(DEPENDENCY).set(0)
         log.info(
             "auth-service client created address=%s timeout=%.2fs", self._address, self._timeout
         )

@@ -11,13 +11,10 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
@@ -26,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from portal.docs_site.config import available_specs, cdn_providers
 from portal.settings import Settings
-from portal.temporal import SA_RELEASE_VERSION, TaskQueue
+from portal.temporal import SA_RELEASE_VERSION, TaskQueue, ensure_schedule
 from workflows.docs_purge import DocsPurgeInput, DocsPurgeWorkflow
 from workflows.docs_release import (
     DocsReleaseInput,
@@ -170,18 +167,8 @@ async def ensure_freshness_schedule(client: Client, settings: Settings) -> None:
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-        log.info("edge freshness schedule created every=%ss", interval.total_seconds())
-        return
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(SCHEDULE_ID).update(update)
-    log.info("edge freshness schedule updated every=%ss", interval.total_seconds())
+    if await ensure_schedule(client, SCHEDULE_ID, schedule):
+        log.info("edge freshness schedule set every=%ss", interval.total_seconds())
 
 
 async def bootstrap(settings: Settings, client: Client | None) -> list[str]:

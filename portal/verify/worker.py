@@ -17,13 +17,10 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from activities.dispatch import DispatchActivities
@@ -31,7 +28,7 @@ from activities.kms import KmsActivities
 from activities.verify_store import VerifyStoreActivities
 from portal.redis import create_redis
 from portal.settings import Settings
-from portal.temporal import TaskQueue
+from portal.temporal import TaskQueue, ensure_schedule
 from portal.verify.breaker import ChannelBreakers
 from portal.verify.caps import CapPolicy
 from portal.verify.keyring import NUMBER_KEY, PEPPER, DataKeyRing
@@ -116,20 +113,8 @@ async def ensure_rotation_schedule(client: Client, settings: Settings) -> None:
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
+    if await ensure_schedule(client, SCHEDULE_ID, schedule):
         log.info("pepper rotation scheduled every=%s", every)
-        return
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def update(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
-        if current.description.schedule.spec.intervals == schedule.spec.intervals:
-            return None
-        log.info("pepper rotation interval changed every=%s", every)
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(SCHEDULE_ID).update(update)
 
 
 async def start_housekeeping(
