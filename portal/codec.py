@@ -319,7 +319,7 @@ class KmsKeyring:
         except CircuitBreakerError as exc:
             # Raised instead of the error that opened the breaker, and while it stays open.
             KMS_REQUESTS.labels(operation, "error").inc()
-            log.warning("KMS call refused operation=%s: circuit breaker open", operation)
+            log.warning("KMS call rejected operation=%s: circuit breaker open", operation)
             retry_after = max(1, round(self._breaker_reset))
             raise DependencyUnavailableError(
                 KMS_DEPENDENCY, retry_after, f"{operation}: circuit breaker open"

@@ -26,7 +26,7 @@ from portal.verify.demo import verify_demo
 
 @dataclass
 class DemoContext:
-    """What every demo step may use: settings, an HTTP client on the API, Temporal."""
+    """Resources every demo step may use: settings, an HTTP client on the API, Temporal."""
 
     settings: Settings
     http: httpx.AsyncClient

@@ -17,7 +17,7 @@ RATE_LIMIT_PATTERN = r"^\d+ per (\d+ )?(second|minute|hour|day)s?$"
 
 
 class SettingsError(Exception):
-    """Raised when an environment variable holds a value the portal cannot use."""
+    """Raised when an environment variable contains a value the portal cannot use."""
 
 
 class Settings(BaseSettings):

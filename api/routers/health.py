@@ -43,7 +43,7 @@ async def _is_up(name: str, probe) -> bool:
 
 @router.get("/healthz", summary="Process is alive")
 async def healthz() -> dict[str, str]:
-    """Answer 200 while the process serves requests; checks no dependency."""
+    """Return 200 while the process serves requests, without checking any dependency."""
     return {"status": "ok"}
 
 
@@ -53,7 +53,7 @@ async def readyz(
     temporal: Client = Depends(get_temporal),
     redis: Redis = Depends(get_redis),
 ) -> dict[str, object]:
-    """Answer 200 when Temporal and Redis answer, else 503 naming those that do not."""
+    """Return 200 when Temporal and Redis reply, else a 503 naming those that do not."""
     probes = {"temporal": _probe_temporal(temporal), "redis": _probe_redis(redis)}
     for name, probe in request.app.state.readiness_probes.items():
         probes[name] = probe()
