@@ -19,7 +19,7 @@ def create_redis(settings: Settings, *, url: str | None = None) -> Redis:
 
     One immediate retry covers a dropped idle connection. A timed-out command
     is not retried, so a hung server costs each command at most
-    `COMMAND_TIMEOUT_SECONDS` and callers answer 503 instead of hanging.
+    `COMMAND_TIMEOUT_SECONDS` and callers return 503 instead of hanging.
     """
     return Redis.from_url(
         url or settings.redis_url,
