@@ -154,8 +154,14 @@ def redis_acl() -> None:
 
 
 def main() -> None:
-    """Entry point used by `python -m portal`."""
-    app(prog_name="portal")
+    """Entry point of the `portal` command and of `python -m portal`."""
+    from portal.process import end_process, exit_code_of
+
+    try:
+        app(prog_name="portal")
+    except SystemExit as exc:
+        end_process(exit_code_of(exc))
+    end_process(0)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import asyncio
 import sys
 
 from portal.logging import configure_logging
+from portal.process import end_process
 from portal.settings import SettingsError, load_settings
 from workers.main import run_worker
 
@@ -14,3 +15,4 @@ except SettingsError as exc:
     sys.exit(2)
 configure_logging(settings.log_level, service="worker")
 asyncio.run(run_worker(settings))
+end_process(0)
