@@ -72,8 +72,10 @@ def worker() -> None:
     from workers.main import run_worker
 
     settings = _settings()
+    from portal.process import run_event_loop
+
     configure_logging(settings.log_level, service="worker")
-    asyncio.run(run_worker(settings))
+    run_event_loop(run_worker(settings))
 
 
 @app.command()

@@ -1,10 +1,29 @@
-"""Ending a process that has used a Temporal client."""
+"""Running and ending the portal's long-lived processes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` to completion on uvloop where it is installed, else on asyncio's loop.
+
+    The worker spends a large share of its CPU in the event loop (socket reads,
+    writes and callbacks from the Temporal bridge), which uvloop runs in C.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def exit_code_of(exc: SystemExit) -> int:

@@ -1,10 +1,9 @@
 """`python -m workers` runs the portal's worker process."""
 
-import asyncio
 import sys
 
 from portal.logging import configure_logging
-from portal.process import end_process
+from portal.process import end_process, run_event_loop
 from portal.settings import SettingsError, load_settings
 from workers.main import run_worker
 
@@ -14,5 +13,5 @@ except SettingsError as exc:
     print(f"invalid settings:\n{exc}", file=sys.stderr)
     sys.exit(2)
 configure_logging(settings.log_level, service="worker")
-asyncio.run(run_worker(settings))
+run_event_loop(run_worker(settings))
 end_process(0)
