@@ -372,7 +372,11 @@ class Settings(BaseSettings):
         description="Seconds a channel breaker stays open before one probe send may try again.",
     )
     verify_delivery_poll_seconds: float = Field(
-        1.0, ge=0.1, le=30, description="Seconds between reads of a sent code's delivery status."
+        1.0,
+        ge=0.1,
+        le=5,
+        description="Seconds between reads of a sent code's delivery status; at most 5 so that "
+        "a read and its heartbeat come well within the 10 s heartbeat timeout.",
     )
     verify_acl_log_interval_seconds: float = Field(
         15.0, ge=1, le=600, description="Seconds between reads of the Redis ACL log."
@@ -574,8 +578,7 @@ class Settings(BaseSettings):
         300,
         ge=10,
         le=86400,
-        description="Interval of the schedule that reads the latest version from every "
-        "registry.",
+        description="Interval of the schedule that reads the latest version from every registry.",
     )
 
     @property
