@@ -78,8 +78,7 @@ class BodySizeLimitMiddleware:
                 "title": "Payload too large",
                 "status": 413,
                 "detail": (
-                    f"The request body is larger than {self.max_bytes} bytes; "
-                    "send a smaller body."
+                    f"The request body is larger than {self.max_bytes} bytes; send a smaller body."
                 ),
                 "max_bytes": self.max_bytes,
             }

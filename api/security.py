@@ -84,12 +84,12 @@ async def security_clients(app: FastAPI, settings: Settings) -> AsyncIterator[No
         await app.state.auth_service.close()
 
 
-def get_auth_service(request: Request) -> AuthServiceClient:
+async def get_auth_service(request: Request) -> AuthServiceClient:
     """Return the app's shared auth-service client."""
     return request.app.state.auth_service
 
 
-def get_sessions(request: Request) -> SessionStore:
+async def get_sessions(request: Request) -> SessionStore:
     """Return the app's session store."""
     return request.app.state.sessions
 

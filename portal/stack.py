@@ -226,6 +226,7 @@ def build_services(settings: Settings) -> tuple[list[Service], list[str]]:
     redis_dir = state / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     from portal.verify.local_stack import redis_acl_arguments
+
     services.append(
         Service(
             name="redis",

@@ -163,7 +163,7 @@ class KeyIdentityOut(BaseModel):
     scopes: list[str]
 
 
-def get_vault(request: Request) -> RevealVault:
+async def get_vault(request: Request) -> RevealVault:
     """Return the app's reveal vault."""
     return request.app.state.reveal_vault
 

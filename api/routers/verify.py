@@ -160,7 +160,7 @@ def _view(record: SessionRecord, channel: str | None = None) -> SessionView:
     )
 
 
-def get_verify(request: Request) -> VerifyService:
+async def get_verify(request: Request) -> VerifyService:
     """Return the app's Verify service."""
     return request.app.state.verify
 
