@@ -9,6 +9,7 @@ an older pepper still verifies until its session expires.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -68,6 +69,7 @@ class DataKeyRing:
         self._meta_key = f"{KEY_PREFIX}:{{{purpose}}}"
         self._version_prefix = f"{KEY_PREFIX}:{{{purpose}}}:v"
         self._plaintext: dict[int, bytes] = {}
+        self._unwrapping: dict[int, asyncio.Lock] = {}
         self._current: tuple[int, float] | None = None
         self._install = redis.register_script(_INSTALL)
 
@@ -108,11 +110,19 @@ class DataKeyRing:
         cached = self._plaintext.get(version)
         if cached is not None:
             return cached
-        wrapped = await self._redis.hget(self._version_key(version), "wrapped")
-        if wrapped is None:
-            raise KeyVersionMissing(f"{self.purpose} key version {version} is not in Redis")
-        plaintext = await self._kms.unwrap(base64.b64decode(wrapped), self.purpose)
-        self._plaintext[version] = plaintext
+        # One unwrap per version: the requests that find the cache cold
+        # together wait for the first one's KMS call instead of each making one.
+        lock = self._unwrapping.setdefault(version, asyncio.Lock())
+        async with lock:
+            cached = self._plaintext.get(version)
+            if cached is not None:
+                return cached
+            wrapped = await self._redis.hget(self._version_key(version), "wrapped")
+            if wrapped is None:
+                raise KeyVersionMissing(f"{self.purpose} key version {version} is not in Redis")
+            plaintext = await self._kms.unwrap(base64.b64decode(wrapped), self.purpose)
+            self._plaintext[version] = plaintext
+        self._unwrapping.pop(version, None)
         log.info("unwrapped data key purpose=%s version=%d", self.purpose, version)
         return plaintext
 

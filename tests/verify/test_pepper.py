@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 
@@ -93,6 +94,30 @@ async def test_prune_drops_versions_after_retention(portal_settings, admin_redis
     assert await ring.key(first)
     assert await ring.prune(now=10**10) == [first]
     assert await ring.current_version() == second
+
+
+class CountingKms(VerifyKms):
+    """The real KMS client, counting its unwrap calls."""
+
+    unwraps = 0
+
+    async def unwrap(self, wrapped: bytes, purpose: str) -> bytes:
+        self.unwraps += 1
+        return await super().unwrap(wrapped, purpose)
+
+
+async def test_cold_ring_unwraps_once(portal_settings, admin_redis):
+    purpose = f"test-{uuid.uuid4().hex[:6]}"
+    version = await DataKeyRing(
+        admin_redis, VerifyKms(portal_settings), purpose, 600
+    ).current_version()
+    kms = CountingKms(portal_settings)
+    cold = DataKeyRing(admin_redis, kms, purpose, 600)
+
+    keys = await asyncio.gather(*(cold.key(version) for _ in range(8)))
+
+    assert kms.unwraps == 1
+    assert len(set(keys)) == 1
 
 
 async def test_rotation_schedule_exists(temporal_client, portal_settings):
