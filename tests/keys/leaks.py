@@ -71,6 +71,13 @@ async def history_texts(client: Client, query: str) -> list[tuple[str, str]]:
                 if codec is not None:
                     payloads = await codec.decode(payloads)
                 decoded += [payload.data.decode(errors="replace") for payload in payloads]
+            # A local activity's result travels in its marker's details.
+            if event.HasField("marker_recorded_event_attributes"):
+                for details in event.marker_recorded_event_attributes.details.values():
+                    payloads = list(details.payloads)
+                    if codec is not None:
+                        payloads = await codec.decode(payloads)
+                    decoded += [payload.data.decode(errors="replace") for payload in payloads]
         texts.append((execution.id, history.to_json() + "\n" + "\n".join(decoded)))
     return texts
 

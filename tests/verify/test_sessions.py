@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from api.problems import PROBLEM_MEDIA_TYPE
+from portal.verify.service import workflow_id
 from tests.verify.conftest import code_from, session_result
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -34,6 +36,30 @@ async def test_approved_on_whatsapp(caller, dispatch_admin, numbers, temporal_cl
     result = await session_result(temporal_client, session["id"])
     assert result.status == "approved"
     assert result.channels_sent == ["whatsapp"]
+
+
+async def test_send_runs_as_local_activity(caller, dispatch_admin, numbers, temporal_client):
+    to = numbers()
+    session_id = (await caller.start(to)).json()["id"]
+    code = code_from(await dispatch_admin.wait_for_message(to, channel="whatsapp"))
+    await caller.check(session_id, code)
+    await session_result(temporal_client, session_id)
+
+    history = await temporal_client.get_workflow_handle(workflow_id(session_id)).fetch_history()
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    markers = [
+        event.marker_recorded_event_attributes.marker_name
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert "send_code" not in scheduled
+    assert "await_delivery" in scheduled
+    assert "core_local_activity" in markers
+    assert "core_patch" in markers
 
 
 async def test_whatsapp_down_approved_on_sms(caller, dispatch_admin, numbers):
