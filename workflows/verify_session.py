@@ -119,23 +119,17 @@ class VerifySessionWorkflow:
         return await self._end(params, status, reason, channels_sent)
 
     async def _send_code(self, session_id: str, channel: str) -> SendCodeResult:
-        send = SendCodeInput(session_id=session_id, channel=channel)
-        summary = f"send code on {channel}"
         # Histories from before the patch scheduled a regular activity here.
-        if not workflow.patched(LOCAL_SEND_PATCH):
-            return await workflow.execute_activity_method(
-                DispatchActivities.send_code,
-                send,
-                start_to_close_timeout=SEND_TIMEOUT,
-                retry_policy=SEND_RETRY,
-                summary=summary,
-            )
-        return await workflow.execute_local_activity_method(
+        if workflow.patched(LOCAL_SEND_PATCH):
+            execute = workflow.execute_local_activity_method
+        else:
+            execute = workflow.execute_activity_method
+        return await execute(
             DispatchActivities.send_code,
-            send,
+            SendCodeInput(session_id=session_id, channel=channel),
             start_to_close_timeout=SEND_TIMEOUT,
             retry_policy=SEND_RETRY,
-            summary=summary,
+            summary=f"send code on {channel}",
         )
 
     async def _wait_on_channel(
