@@ -36,8 +36,17 @@ def parse_duration(text: str) -> timedelta:
 
 
 def rfc3339(moment: datetime) -> str:
-    """Return `moment` in the form Temporal's visibility queries compare with."""
+    """Return `moment` in UTC to the second, for output."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def query_time(moment: datetime) -> str:
+    """Return `moment` in UTC to the microsecond, for a visibility query.
+
+    Truncating to the second would drop the runs that started in the same
+    second as `moment` from `StartTime < ...`.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -57,14 +66,14 @@ def closed_query(since: datetime, workflow_type: str | None) -> str:
     """Return the visibility query for runs that failed or timed out after `since`."""
     query = (
         "(ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut') "
-        f"AND CloseTime > '{rfc3339(since)}'"
+        f"AND CloseTime > '{query_time(since)}'"
     )
     return query + type_clause(workflow_type)
 
 
 def running_query(started_before: datetime, workflow_type: str | None) -> str:
     """Return the visibility query for runs still running that started before `started_before`."""
-    query = f"ExecutionStatus = 'Running' AND StartTime < '{rfc3339(started_before)}'"
+    query = f"ExecutionStatus = 'Running' AND StartTime < '{query_time(started_before)}'"
     return query + type_clause(workflow_type)
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, Work
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from portal.ops.failed import running_query
 from portal.ops.history import read_history
 from portal.ops.replay import HistoryReplayer
 from portal.settings import Settings
@@ -25,7 +26,12 @@ from tests.ops.changed_workflows import (
     RenamedActivityStackCheck,
     TimerFirstStackCheck,
 )
-from tests.ops.workflows import BrokenTaskWorkflow, FlakyStepWorkflow, RetryingWorkflow
+from tests.ops.workflows import (
+    BrokenTaskWorkflow,
+    FlakyStepWorkflow,
+    RetryingWorkflow,
+    WaitingWorkflow,
+)
 from workflows.stack_check import StackCheckInput, StackCheckWorkflow
 
 
@@ -221,8 +227,10 @@ async def test_failed_lists_stuck_workflow(ops_client: Client, ops_task_queue, r
 
 async def test_failed_lists_timed_out_workflow(ops_client: Client, ops_task_queue, run_portal):
     workflow_id = f"timed-out-{uuid.uuid4().hex[:8]}"
+    # A retrying activity would race the timeout: the server fails the
+    # activity, and so the workflow, when the next retry would start too late.
     handle = await ops_client.start_workflow(
-        RetryingWorkflow.run,
+        WaitingWorkflow.run,
         id=workflow_id,
         task_queue=ops_task_queue,
         execution_timeout=timedelta(seconds=2),
@@ -232,7 +240,7 @@ async def test_failed_lists_timed_out_workflow(ops_client: Client, ops_task_queu
         await handle.result()
 
     result = await run_portal(
-        "ops", "failed", "--since", "10m", "--type", "RetryingWorkflow", "--json"
+        "ops", "failed", "--since", "10m", "--type", "WaitingWorkflow", "--json"
     )
 
     assert result.code == 0, result.stderr
@@ -262,6 +270,14 @@ async def test_failed_lists_failing_workflow_task(ops_client: Client, ops_task_q
     [row] = [row for row in json.loads(result.stdout) if row["workflow_id"] == workflow_id]
     assert row["status"] == "STUCK"
     assert row["reason"].startswith("workflow task failing")
+
+
+def test_running_query_keeps_microseconds():
+    moment = datetime(2026, 12, 4, 23, 40, 13, 250000, tzinfo=UTC)
+
+    query = running_query(moment, "BrokenTaskWorkflow")
+
+    assert "StartTime < '2026-12-04T23:40:13.250000Z'" in query
 
 
 async def test_failed_rejects_bad_duration(run_portal):
