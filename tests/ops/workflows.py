@@ -87,6 +87,15 @@ class RetryingWorkflow:
 
 
 @workflow.defn
+class WaitingWorkflow:
+    """Waits for a condition that never holds, so only its execution timeout ends it."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@workflow.defn
 class BrokenTaskWorkflow:
     """Raises a plain exception, which fails its workflow task again and again."""
 
@@ -95,5 +104,11 @@ class BrokenTaskWorkflow:
         raise RuntimeError("bug in workflow code")
 
 
-TEST_WORKFLOWS = [PhoneCheckWorkflow, FlakyStepWorkflow, RetryingWorkflow, BrokenTaskWorkflow]
+TEST_WORKFLOWS = [
+    PhoneCheckWorkflow,
+    FlakyStepWorkflow,
+    RetryingWorkflow,
+    WaitingWorkflow,
+    BrokenTaskWorkflow,
+]
 TEST_ACTIVITIES = [normalise_number, flaky_step, always_failing_step]
