@@ -152,7 +152,9 @@ async def stored_session(store: SessionStore, tenant_id: str = "tenant-core") ->
 async def create_api_key(settings: Settings, scopes: tuple[str, ...] = ("verify",)) -> tuple:
     """Create a test API key of a fresh tenant; return (tenant id, key id, secret)."""
     tenant_id = f"tenant-{uuid.uuid4().hex[:10]}"
-    async with AuthServiceClient(settings) as client:
+    # Set-up is not under test, and a loaded machine may miss the 1 s deadline.
+    patient = settings.model_copy(update={"auth_service_timeout_seconds": 10.0})
+    async with AuthServiceClient(patient) as client:
         created = await client.create_key(
             tenant_id=tenant_id,
             name="verify tests",

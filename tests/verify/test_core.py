@@ -18,8 +18,6 @@ from portal.verify.phone import InvalidPhoneNumber, mask, parse_phone_number
 from portal.verify.store import SessionStore
 from tests.verify.conftest import stored_session
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 @pytest.mark.parametrize(
     "raw",

@@ -12,8 +12,6 @@ from redis.exceptions import AuthenticationError, NoPermissionError
 
 from portal.verify.redis_acl import AclLogWatcher, redis_username, render_acl_file
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 def denied(reason: str, user: str) -> float:
     """Return the ACL-denial counter for one reason and user class."""
