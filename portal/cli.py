@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 
 import typer
 
@@ -163,6 +164,20 @@ def main() -> None:
         app(prog_name="portal")
     except SystemExit as exc:
         end_process(exit_code_of(exc))
+    except RuntimeError as exc:
+        # The Temporal client raises a bare RuntimeError when it cannot connect.
+        if not str(exc).startswith("Failed client connect"):
+            traceback.print_exc()
+        else:
+            print(
+                f"cannot reach Temporal: {exc}\nStart the stack with `portal up`, or set "
+                "PORTAL_TEMPORAL_ADDRESS to a running server.",
+                file=sys.stderr,
+            )
+        end_process(1)
+    except Exception:
+        traceback.print_exc()
+        end_process(1)
     end_process(0)
 
 

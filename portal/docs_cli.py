@@ -81,6 +81,15 @@ def publish(
     settings = _settings()
     configure_logging("WARNING")
 
+    from portal.docs_site.config import resolve_specs
+
+    # A wrong --spec is reported before any connection is made.
+    try:
+        resolve_specs(settings, spec or [])
+    except SpecNotFoundError as exc:
+        typer.echo(f"invalid --spec: {exc}", err=True)
+        raise typer.Exit(2) from None
+
     async def run() -> int:
         client = await temporal.connect(settings)
         try:

@@ -1,6 +1,7 @@
 """`python -m workers` runs the portal's worker process."""
 
 import sys
+import traceback
 
 from portal.logging import configure_logging
 from portal.process import end_process, run_event_loop
@@ -13,5 +14,9 @@ except SettingsError as exc:
     print(f"invalid settings:\n{exc}", file=sys.stderr)
     sys.exit(2)
 configure_logging(settings.log_level, service="worker")
-run_event_loop(run_worker(settings))
+try:
+    run_event_loop(run_worker(settings))
+except Exception:
+    traceback.print_exc()
+    end_process(1)
 end_process(0)

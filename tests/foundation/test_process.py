@@ -1,11 +1,13 @@
 """Processes that used a Temporal client keep their exit status and their output."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from portal.process import exit_code_of
+from tests.harness.servers import free_port
 
 SCRIPT = """
 import logging, sys
@@ -35,3 +37,36 @@ def test_end_process_flushes_and_keeps_status(imports: str):
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (4, 4), ("bad input", 1)])
 def test_exit_code_of(code: object, status: int):
     assert exit_code_of(SystemExit(code)) == status
+
+
+def run_portal_without_temporal(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """Run the `portal` CLI against a Temporal address where nothing listens."""
+    env = {
+        **os.environ,
+        "PORTAL_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PORTAL_STATE_DIR": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "portal", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_cli_names_unreachable_temporal(tmp_path):
+    done = run_portal_without_temporal(tmp_path, "docs", "publish", "--release", "r1")
+
+    assert done.returncode == 1
+    assert "cannot reach Temporal" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_checks_spec_before_connecting(tmp_path):
+    done = run_portal_without_temporal(
+        tmp_path, "docs", "publish", "--release", "r1", "--spec", "nosuch.yaml"
+    )
+
+    assert done.returncode == 2
+    assert "invalid --spec" in done.stderr
