@@ -69,7 +69,7 @@ class DataKeyRing:
         self._meta_key = f"{KEY_PREFIX}:{{{purpose}}}"
         self._version_prefix = f"{KEY_PREFIX}:{{{purpose}}}:v"
         self._plaintext: dict[int, bytes] = {}
-        self._unwrapping: dict[int, asyncio.Lock] = {}
+        self._unwrapping: dict[int, asyncio.Future[bytes]] = {}
         self._current: tuple[int, float] | None = None
         self._install = redis.register_script(_INSTALL)
 
@@ -110,21 +110,30 @@ class DataKeyRing:
         cached = self._plaintext.get(version)
         if cached is not None:
             return cached
-        # One unwrap per version: the requests that find the cache cold
-        # together wait for the first one's KMS call instead of each making one.
-        lock = self._unwrapping.setdefault(version, asyncio.Lock())
-        async with lock:
-            cached = self._plaintext.get(version)
-            if cached is not None:
-                return cached
-            wrapped = await self._redis.hget(self._version_key(version), "wrapped")
-            if wrapped is None:
-                raise KeyVersionMissing(f"{self.purpose} key version {version} is not in Redis")
-            plaintext = await self._kms.unwrap(base64.b64decode(wrapped), self.purpose)
-            self._plaintext[version] = plaintext
-        self._unwrapping.pop(version, None)
+        # One unwrap per version: the requests that find the cache cold share
+        # the first one's KMS call, and its result or its error.
+        task = self._unwrapping.get(version)
+        if task is None:
+            task = asyncio.ensure_future(self._unwrap(version))
+            self._unwrapping[version] = task
+            task.add_done_callback(lambda done: self._unwrap_done(version, done))
+        # A caller that gives up must not cancel the call the others wait on.
+        return await asyncio.shield(task)
+
+    async def _unwrap(self, version: int) -> bytes:
+        wrapped = await self._redis.hget(self._version_key(version), "wrapped")
+        if wrapped is None:
+            raise KeyVersionMissing(f"{self.purpose} key version {version} is not in Redis")
+        plaintext = await self._kms.unwrap(base64.b64decode(wrapped), self.purpose)
+        self._plaintext[version] = plaintext
         log.info("unwrapped data key purpose=%s version=%d", self.purpose, version)
         return plaintext
+
+    def _unwrap_done(self, version: int, task: asyncio.Future[bytes]) -> None:
+        self._unwrapping.pop(version, None)
+        # Mark a failure as seen even when every waiter gave up; the next call retries.
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("data key unwrap failed purpose=%s version=%d", self.purpose, version)
 
     async def install(self, wrapped: bytes, *, only_if_empty: bool = False) -> int:
         """Make `wrapped` the current version and start the previous version's retention.

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
+from portal.errors import DependencyUnavailableError
 from portal.temporal import TaskQueue
 from portal.verify.keyring import KEY_PREFIX, PEPPER, DataKeyRing
 from portal.verify.kms import VerifyKms
@@ -118,6 +119,32 @@ async def test_cold_ring_unwraps_once(portal_settings, admin_redis):
 
     assert kms.unwraps == 1
     assert len(set(keys)) == 1
+
+
+class FailingKms(VerifyKms):
+    """A KMS client whose unwrap calls fail after a short wait, counting them."""
+
+    unwraps = 0
+
+    async def unwrap(self, wrapped: bytes, purpose: str) -> bytes:
+        self.unwraps += 1
+        await asyncio.sleep(0.2)
+        raise DependencyUnavailableError("kms", 1, "test outage")
+
+
+async def test_cold_ring_shares_one_failure(portal_settings, admin_redis):
+    purpose = f"test-{uuid.uuid4().hex[:6]}"
+    ring = DataKeyRing(admin_redis, VerifyKms(portal_settings), purpose, 600)
+    version = await ring.current_version()
+    kms = FailingKms(portal_settings)
+    cold = DataKeyRing(admin_redis, kms, purpose, 600)
+
+    results = await asyncio.gather(*(cold.key(version) for _ in range(6)), return_exceptions=True)
+    retried = await asyncio.gather(cold.key(version), return_exceptions=True)
+
+    assert kms.unwraps == 2
+    assert all(isinstance(result, DependencyUnavailableError) for result in results)
+    assert isinstance(retried[0], DependencyUnavailableError)
 
 
 async def test_rotation_schedule_exists(temporal_client, portal_settings):
