@@ -374,9 +374,10 @@ class Settings(BaseSettings):
     verify_delivery_poll_seconds: float = Field(
         1.0,
         ge=0.1,
-        le=5,
-        description="Seconds between reads of a sent code's delivery status; at most 5 so that "
-        "a read and its heartbeat come well within the 10 s heartbeat timeout.",
+        le=2,
+        description="Seconds between reads of a sent code's delivery status; at most 2 so that "
+        "a wait plus a read that uses its whole 5 s deadline stays under the 10 s heartbeat "
+        "timeout.",
     )
     verify_acl_log_interval_seconds: float = Field(
         15.0, ge=1, le=600, description="Seconds between reads of the Redis ACL log."
