@@ -8,16 +8,23 @@ as separate processes), then measures:
 1. Session starts per second through `POST /v1/verify/sessions`, against a
    floor of bare Temporal workflow starts (a workflow with one activity,
    its own worker process on the same event loop) at the same concurrency.
-   Each round lasts until the work its starts began is done: the floor's
-   last workflows have completed, the last sessions have sent their code
-   and received its delivery report. Otherwise whichever side defers more
-   work to its worker would look faster. Target: at least 0.6 of the floor.
+   Each round lasts until the work of its last starts is done: the floor's
+   last 8 workflows have completed, the last 8 sessions have sent their
+   code and received its delivery report. Task queues run roughly in
+   order, so the earlier starts' work is done by then. Otherwise whichever
+   side defers more work to its worker would look faster. Sessions stay
+   open afterwards, so their close is not in the measure, while the
+   floor's close is. Target: at least 0.6 of the floor.
 2. Check latency p50 and p99 through `POST /v1/verify/sessions/{id}/check`,
    against a floor of a bare FastAPI endpoint (uvicorn, same process
-   layout) doing one Redis Lua script call. Target: p99 within 2x the floor.
+   layout) doing one Redis Lua script call. Both sides get the same fixed
+   rate of requests (`--check-rate`), and a latency counts from the moment
+   a request was due. At a fixed concurrency the faster floor would run
+   at a higher rate and queue more. Target: p99 within 2x the floor.
 
 It prints one table with the ratios, the CPU milliseconds each process
-spent per start on either side, and writes the figures to
+spent per start on either side, and exits with 1 when a target is
+missed. It writes the figures to
 `bench/results/verify-<time>.json`. Figures depend on the machine and on
 whatever else runs on it; compare ratios, not absolute numbers.
 """
@@ -100,6 +107,32 @@ async def drive(
 
     await asyncio.gather(*(loop() for _ in range(concurrency)))
     return len(latencies), latencies
+
+
+async def drive_at_rate(
+    call: Callable[[int], Awaitable[None]], rate: float, seconds: float
+) -> list[float]:
+    """Start `call` `rate` times per second for `seconds`; return each latency (s).
+
+    A latency counts from the moment the call was due, so a stalled server
+    cannot hide its backlog by slowing down the load.
+    """
+    latencies: list[float] = []
+    began = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def timed(serial: int, due: float) -> None:
+        await call(serial)
+        latencies.append(time.perf_counter() - due)
+
+    for serial in range(int(rate * seconds)):
+        due = began + serial / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(timed(serial, due)))
+    await asyncio.gather(*tasks)
+    return latencies
 
 
 @dataclass
@@ -354,7 +387,9 @@ async def main(args: argparse.Namespace) -> int:
         # The floor is bare Temporal: its client has no portal payload codec.
         floor_client = env.client
         results: dict[str, Any] = {}
-        limits = httpx.Limits(max_connections=args.concurrency * 2)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive timeout
+        # closes them, or a request could go out on a socket being closed.
+        limits = httpx.Limits(max_connections=args.concurrency * 2, keepalive_expiry=2.0)
         base = f"http://127.0.0.1:{settings.api_port}"
         async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
             # Warm-up: connections, KMS data keys, worker caches. A check
@@ -461,8 +496,8 @@ async def main(args: argparse.Namespace) -> int:
                     (await floor_http.post("/floor/check")).raise_for_status()
 
                 for _ in range(args.rounds):
-                    floor_latencies += (await drive(floor_check, args.concurrency, phase))[1]
-                    check_latencies += (await drive(api_check, args.concurrency, phase))[1]
+                    floor_latencies += await drive_at_rate(floor_check, args.check_rate, phase)
+                    check_latencies += await drive_at_rate(api_check, args.check_rate, phase)
             if len(check_latencies) > len(full_checks):
                 print(
                     f"bench: note: {len(check_latencies) - len(full_checks)} checks hit sessions "
@@ -514,7 +549,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         ),
     ]
     print(
-        f"\nVerify bench: concurrency {args.concurrency}, {args.seconds:.0f} s per measure "
+        f"\nVerify bench: starts at concurrency {args.concurrency}, checks at "
+        f"{args.check_rate:g}/s, {args.seconds:.0f} s per measure "
         f"in {args.rounds} alternating rounds, "
         f"{os.cpu_count()} CPUs"
     )
@@ -526,7 +562,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     path = out / f"verify-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(
         json.dumps(
-            {"concurrency": args.concurrency, "seconds": args.seconds, "rounds": args.rounds}
+            {
+                "concurrency": args.concurrency,
+                "check_rate": args.check_rate,
+                "seconds": args.seconds,
+                "rounds": args.rounds,
+            }
             | results,
             indent=2,
         )
@@ -543,10 +584,18 @@ def parse_args() -> argparse.Namespace:
         "--seconds", type=float, default=15.0, help="Seconds each measure runs, over all rounds."
     )
     parser.add_argument(
+        "--check-rate",
+        type=float,
+        default=150.0,
+        help="Checks per second sent to either side; both get the same load.",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="Alternating floor and portal rounds per measure."
     )
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    from portal.process import end_process
+
+    end_process(asyncio.run(main(parse_args())))
