@@ -22,9 +22,12 @@ import httpx
 import pyotp
 
 from portal.auth_service_client import AuthServiceClient
+from portal.errors import DependencyUnavailableError
 from portal.settings import Settings
 from tests.harness.servers import ManagedProcess, free_port, port_open
 
+# Tries of a set-up user creation that finds the auth-service unreachable.
+SEED_ATTEMPTS = 3
 TOTP_INTERVAL_SECONDS = 30
 
 
@@ -110,14 +113,24 @@ async def seed_user(
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     password = secrets.token_urlsafe(18)
     totp_secret = pyotp.random_base32()
-    async with AuthServiceClient(settings) as client:
-        created = await client.create_user(
-            tenant_id=tenant_id,
-            email=email,
-            password=password,
-            roles=roles,
-            totp_secret=totp_secret,
-        )
+    # Set-up is not under test: a machine loaded by browsers and servers
+    # starting at once may miss the production deadline or the first connect.
+    patient = settings.model_copy(update={"auth_service_timeout_seconds": 15.0})
+    async with AuthServiceClient(patient) as client:
+        for attempt in range(1, SEED_ATTEMPTS + 1):
+            try:
+                created = await client.create_user(
+                    tenant_id=tenant_id,
+                    email=email,
+                    password=password,
+                    roles=roles,
+                    totp_secret=totp_secret,
+                )
+                break
+            except DependencyUnavailableError:
+                if attempt == SEED_ATTEMPTS:
+                    raise
+                await asyncio.sleep(1.0)
     return SeededUser(
         user_id=created.user.user_id,
         tenant_id=tenant_id,
