@@ -54,17 +54,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
-from temporalio.common import SearchAttributeKey  # noqa: E402
 
-# Factories of search attribute keys by the type names in portal.temporal.
-SEARCH_ATTRIBUTE_KEYS = {
-    "Keyword": SearchAttributeKey.for_keyword,
-    "Text": SearchAttributeKey.for_text,
-    "Int": SearchAttributeKey.for_int,
-    "Double": SearchAttributeKey.for_float,
-    "Bool": SearchAttributeKey.for_bool,
-    "Datetime": SearchAttributeKey.for_datetime,
-}
 # The last starts of a round whose work is awaited before the round ends;
 # task queues run roughly in order, so theirs is done last.
 DRAIN_LAST = 8
@@ -243,7 +233,7 @@ async def main(args: argparse.Namespace) -> int:
     from portal.auth_service_client import AuthServiceClient
     from portal.keys.format import KeyEnvironment
     from portal.settings import load_settings
-    from portal.stack import child_environment
+    from portal.stack import MOTO_CREDENTIALS, child_environment
     from portal.verify.service import workflow_id
     from tests.harness.dispatch import start_dispatch
     from tests.harness.keys import start_auth_service
@@ -257,17 +247,15 @@ async def main(args: argparse.Namespace) -> int:
     )
 
     # Credentials moto accepts; only the local moto server receives them.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in MOTO_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     workdir = Path(tempfile.mkdtemp(prefix="bench-verify-"))
     processes: list[ManagedProcess] = []
     print(f"bench: starting the local stack in {workdir}", flush=True)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        search_attributes=[
-            SEARCH_ATTRIBUTE_KEYS[kind](name) for name, kind in temporal.SEARCH_ATTRIBUTES.items()
-        ],
+        search_attributes=list(temporal.SEARCH_ATTRIBUTE_KEYS),
         ui=False,
         dev_server_log_level="error",
     )
@@ -303,11 +291,7 @@ async def main(args: argparse.Namespace) -> int:
             # keeps that wait on the work rather than on the poll interval.
             verify_delivery_poll_seconds=0.2,
         )
-        portal_env = {
-            **child_environment(settings),
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
+        portal_env = {**child_environment(settings), **MOTO_CREDENTIALS}
 
         worker = ManagedProcess(
             "worker",
@@ -384,8 +368,9 @@ async def main(args: argparse.Namespace) -> int:
                 created_by="bench",
             )
         headers = {"Authorization": f"Bearer {created.secret}"}
-        # The floor is bare Temporal: its client has no portal payload codec.
-        floor_client = env.client
+        # A client without the portal's payload codec: the floor's workflows
+        # are bare Temporal, and describing a session reads no payload.
+        bare_client = env.client
         results: dict[str, Any] = {}
         # Idle connections are dropped before uvicorn's 5 s keep-alive timeout
         # closes them, or a request could go out on a socket being closed.
@@ -400,14 +385,14 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 response.raise_for_status()
                 warm_id = response.json()["id"]
-                await wait_until_quiet(floor_client, workflow_id(warm_id))
+                await wait_until_quiet(bare_client, workflow_id(warm_id))
                 checked = await http.post(
                     f"/v1/verify/sessions/{warm_id}/check", json={"code": "0" * 6}, headers=headers
                 )
                 checked.raise_for_status()
             # Waiting for the results proves that the floor worker runs its workflows.
             for _ in range(5):
-                await floor_client.execute_workflow(
+                await bare_client.execute_workflow(
                     "BenchFloorWorkflow",
                     "warm",
                     id=f"bench-floor-warm-{uuid.uuid4().hex}",
@@ -424,7 +409,7 @@ async def main(args: argparse.Namespace) -> int:
 
             async def floor_start(_: int) -> None:
                 floor_handles.append(
-                    await floor_client.start_workflow(
+                    await bare_client.start_workflow(
                         "BenchFloorWorkflow",
                         "x",
                         id=f"bench-floor-{uuid.uuid4().hex}",
@@ -448,7 +433,7 @@ async def main(args: argparse.Namespace) -> int:
                 # A session is quiet once its code is sent and its delivery
                 # report is in; it then waits for a check.
                 for session_id in session_ids[-DRAIN_LAST:]:
-                    await wait_until_quiet(floor_client, workflow_id(session_id))
+                    await wait_until_quiet(bare_client, workflow_id(session_id))
 
             floor_totals = PhaseTotals()
             api_totals = PhaseTotals()

@@ -13,7 +13,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -43,13 +43,20 @@ SA_RELEASE_VERSION = SearchAttributeKey.for_keyword("PortalReleaseVersion")
 SA_RELEASE_STATE = SearchAttributeKey.for_keyword("PortalReleaseState")
 SA_EDGE_STATE = SearchAttributeKey.for_keyword("PortalEdgeState")
 
+# Every custom search attribute of the portal, registered on each server it uses.
+SEARCH_ATTRIBUTE_KEYS: tuple[SearchAttributeKey, ...] = (
+    SA_TENANT,
+    SA_KEY_ID,
+    SA_SESSION_STATUS,
+    SA_RELEASE_VERSION,
+    SA_RELEASE_STATE,
+    SA_EDGE_STATE,
+)
+# Type names as the CLI's `--search-attribute NAME=TYPE` spells them; a key of
+# another type needs its name added here first.
+_TYPE_NAMES = {SearchAttributeIndexedValueType.KEYWORD: "Keyword"}
 SEARCH_ATTRIBUTES: dict[str, str] = {
-    SA_TENANT.name: "Keyword",
-    SA_KEY_ID.name: "Keyword",
-    SA_SESSION_STATUS.name: "Keyword",
-    SA_RELEASE_VERSION.name: "Keyword",
-    SA_RELEASE_STATE.name: "Keyword",
-    SA_EDGE_STATE.name: "Keyword",
+    key.name: _TYPE_NAMES[key.indexed_value_type] for key in SEARCH_ATTRIBUTE_KEYS
 }
 
 

