@@ -132,8 +132,14 @@ class DataKeyRing:
     def _unwrap_done(self, version: int, task: asyncio.Future[bytes]) -> None:
         self._unwrapping.pop(version, None)
         # Mark a failure as seen even when every waiter gave up; the next call retries.
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("data key unwrap failed purpose=%s version=%d", self.purpose, version)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning(
+                "data key unwrap failed purpose=%s version=%d error=%r",
+                self.purpose,
+                version,
+                error,
+            )
 
     async def install(self, wrapped: bytes, *, only_if_empty: bool = False) -> int:
         """Make `wrapped` the current version and start the previous version's retention.
