@@ -73,7 +73,7 @@ class SdkReleaseWorkflow:
     @workflow.init
     def __init__(self, params: SdkReleaseInput) -> None:
         self._params = params
-        # Built here, so a query that arrives before the first step sees every language.
+        # Built here, so a query that arrives before the first step lists every language.
         self._status = ReleaseStatus(
             version=params.version,
             state=ReleaseState.PUBLISHING,

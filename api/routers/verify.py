@@ -248,7 +248,7 @@ async def start_session(
     Returns 201 with the session and 400 for an invalid field. A reached cap
     gives 429 with `Retry-After`, naming the cap. When the auth-service,
     Redis, KMS or Temporal is down, or every requested channel is, the
-    answer is 503 with `Retry-After` and no session is kept.
+    response is 503 with `Retry-After` and no session is kept.
     """
     number: PhoneNumber = parse_phone_number(body.to)
     request = StartRequest(

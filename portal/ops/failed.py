@@ -184,7 +184,7 @@ async def find_problem_workflows(
         stuck_after: Running workflows younger than this are not checked.
         activity_attempts: Pending activity attempts from which a run counts as stuck.
         max_runtime: Run time after which a running workflow counts as stuck.
-        limit: Most runs read per query.
+        limit: Maximum runs read per query.
     """
     now = datetime.now(UTC)
     found: list[ProblemWorkflow] = []

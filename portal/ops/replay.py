@@ -252,7 +252,7 @@ async def replay_recent(
         client: Temporal client with the portal's data converter.
         replayer: Replayer holding the checked-out workflow code.
         query: Visibility query, such as `WorkflowType = 'VerifySessionWorkflow'`.
-        limit: Most runs to replay.
+        limit: Maximum runs to replay.
     """
     reports = []
     async for execution in client.list_workflows(query or None, limit=limit):

@@ -224,7 +224,7 @@ async def test_registry_higher_version_rejects_release(published, api, sdk_setti
     from portal.sdk.publishers.maven_s3 import render_metadata
     from portal.sdk.s3 import s3_client
 
-    # The Maven repository lists 5.0.0, which no recorded release knows about.
+    # The Maven repository lists 5.0.0, which matches no recorded release.
     config = sdk_config(sdk_settings)
     metadata_key = maven_key(sdk_settings, VERSION).rsplit("/", 2)[0] + "/maven-metadata.xml"
     s3_client(config).put_object(

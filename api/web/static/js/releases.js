@@ -18,7 +18,7 @@ const DOCS = "/v1/docs/releases";
 const SDK = "/v1/sdk/releases";
 // The SDK list carries no languages, so only this many releases are read in full.
 const SDK_DETAILS = 10;
-// The API answers a retry once its publish round settles, up to 2 minutes.
+// The API responds to a retry once its publish round settles, within 2 minutes.
 const RETRY_TIMEOUT_MS = 130_000;
 const ABANDON_TIMEOUT_MS = 40_000;
 
